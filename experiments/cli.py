@@ -1,0 +1,275 @@
+"""The ``qrnn`` command: tasks, models, train, compare, report, bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+BENCHES = {"quantum": "qrnn.bench", "analog": "analog.bench", "classical": "kernels.bench"}
+
+
+def _csv(text: str | None) -> list[str] | None:
+    return None if text is None else [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _store(path: str | None):
+    from experiments.store import Store
+
+    return Store(path)
+
+
+def cmd_tasks(args) -> int:
+    from experiments import tasks
+
+    rows = []
+    for name, spec in tasks.REGISTRY.items():
+        missing = spec.missing()
+        rows.append({"name": name, "kind": spec.kind, "metric": spec.metric,
+                     "sizes": list(tasks.SIZES), "source": spec.source, "licence": spec.licence,
+                     "available": not missing,
+                     "missing": missing, "options": sorted(spec.options)})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        status = "yes" if r["available"] else f"no (install {', '.join(r['missing'])})"
+        print(f"{r['name']:<21} {r['kind']:<15} {r['metric']:<12} available: {status:<24} "
+              f"{r['source']}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from experiments.models import MODELS
+
+    rows = [{"name": s.name, "family": s.family, "backends": list(s.backends),
+             "description": s.description} for s in MODELS.values()]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    for r in rows:
+        print(f"{r['name']:<10} {r['family']:<10} backends: {', '.join(r['backends']):<28} "
+              f"{r['description']}")
+    return 0
+
+
+def _train_overrides(args) -> dict:
+    return {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype}
+
+
+def cmd_train(args) -> int:
+    from experiments.runner import RunSpec, execute
+
+    options = {}
+    if args.corpus is not None:
+        options["corpus"] = args.corpus
+    spec = RunSpec(model=args.model, task=args.task, size=args.size, seed=args.seed,
+                   backend=args.backend, hidden_size=args.hidden_size,
+                   train=_train_overrides(args), task_options=options).resolved()
+    with _store(args.store) as store:
+        run = None if args.force else store.get(*spec.key())
+        cached = run is not None
+        if run is None:
+            run = execute(spec, quiet=args.quiet)
+            store.put(run)
+    out = {"model": run.model, "task": run.task, "size": run.size, "seed": run.seed,
+           "backend": run.backend, "metric": run.metric, "value": run.value,
+           "metrics": run.metrics, "params": run.params, "epochs": run.epochs,
+           "seconds": run.seconds, "seconds_per_epoch": run.seconds_per_epoch,
+           "config_hash": run.config_hash, "cached": cached}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        extra = "  (stored earlier; --force recomputes)" if cached else ""
+        print(f"{run.model} on {run.task} ({run.size}, seed {run.seed}): test {run.metric} = "
+              f"{run.value:.6g}  params {run.params}  epochs {run.epochs}  "
+              f"{run.seconds:.1f} s{extra}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from experiments.report import aggregate, text_table, write_report
+    from experiments.suites import suite
+    from experiments.sweep import dask_executor, grid, sweep
+
+    s = suite(args.suite)
+    models = _csv(args.models) or list(s.models)
+    task_names = _csv(args.tasks) or list(s.tasks)
+    seeds = range(args.seeds if args.seeds is not None else s.seeds)
+    specs = grid(models, task_names, seeds, size=s.size, backend=args.backend,
+                 train=_train_overrides(args))
+    executor = None
+    if args.scheduler:
+        executor = dask_executor(args.scheduler)
+    elif args.workers > 1:
+        import concurrent.futures as cf
+
+        executor = cf.ProcessPoolExecutor(args.workers)
+    total = len(specs)
+    done = [0]
+
+    def on_event(kind, spec, payload):
+        done[0] += 1
+        label = f"[{done[0]}/{total}] {spec.model} {spec.task} seed {spec.seed}"
+        if kind == "failed":
+            print(f"{label}: FAILED: {payload}", file=sys.stderr)
+        elif not args.quiet:
+            note = " (stored)" if kind == "reused" else f" {payload.seconds:.1f} s"
+            print(f"{label}: {payload.metric} {payload.value:.4g}{note}", file=sys.stderr)
+
+    with _store(args.store) as store:
+        try:
+            report = sweep(specs, store, executor=executor, force=args.force, on_event=on_event)
+        except KeyboardInterrupt:
+            print(f"\ninterrupted: finished runs are stored in {store.path}; run the same "
+                  "command again to resume", file=sys.stderr)
+            return 130
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
+        runs = report.computed + report.reused
+        print(text_table(aggregate(runs)))
+        if runs:
+            path = write_report(runs, args.out, title=f"qrnn compare --suite {s.name}")
+            print(f"\nreport: {path}  ({len(report.computed)} computed, {len(report.reused)} "
+                  f"from the store {store.path})")
+    if report.failed:
+        print(f"{len(report.failed)} runs failed (see above)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_report(args) -> int:
+    from experiments.report import aggregate, text_table, update_readme, write_report
+
+    with _store(args.store) as store:
+        runs = store.runs(models=_csv(args.models), tasks=_csv(args.tasks), size=args.size)
+    if not runs:
+        raise ValueError(f"no stored runs match in {args.store or 'the default store'}")
+    print(text_table(aggregate(runs)))
+    print(f"\nreport: {write_report(runs, args.out)}")
+    if args.readme:
+        update_readme(args.readme, runs)
+        print(f"results table updated in {args.readme}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    import importlib
+
+    from experiments.report import _fmt
+
+    try:
+        module = importlib.import_module(BENCHES[args.family])
+    except ModuleNotFoundError as exc:
+        raise ValueError(f"benchmark {args.family!r} is not available: {exc}") from None
+    result = module.run(quick=args.quick)
+    out = args.out or os.path.join("bench-results", f"{args.family}.json")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    with open(out, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=1)
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return 0
+    rows = result["rows"]
+    print(result["title"])
+    if rows:
+        cols = list(dict.fromkeys(k for r in rows for k in r))
+        cells = [[_fmt(v) if isinstance(v, float) else str(v) for v in
+                  (r.get(c, "") for c in cols)] for r in rows]
+        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
+        for row in cells:
+            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    for line in result.get("summary", []):
+        print(line)
+    print(f"\nwritten: {out}")
+    return 0
+
+
+def _common_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--epochs", type=_positive, help="training epochs (default: per task)")
+    p.add_argument("--lr", type=float, help="learning rate (default: per task)")
+    p.add_argument("--batch-size", type=_positive, help="batch size (default: per task)")
+    p.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"))
+    p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
+    p.add_argument("--dtype", choices=("float32", "float64"))
+    p.add_argument("--backend", help="execution backend (see `qrnn models`)")
+    p.add_argument("--store", help="results database (default: $QRNN_STORE or "
+                   "./qrnn-results.sqlite)")
+    p.add_argument("--force", action="store_true", help="recompute runs already stored")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qrnn", description="Quantum, analog and classical "
+                                "recurrent networks on shared tasks.")
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("tasks", help="list the shared tasks")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_tasks)
+    m = sub.add_parser("models", help="list the registered models and their backends")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    tr = sub.add_parser("train", help="train one model on one task and store the result")
+    tr.add_argument("--model", required=True)
+    tr.add_argument("--task", required=True)
+    tr.add_argument("--size", default="quick", choices=("quick", "full"))
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--hidden-size", type=_positive)
+    tr.add_argument("--corpus", help="text file for char_lm (default: pydoc_data.topics)")
+    tr.add_argument("--json", action="store_true", help="print one JSON object")
+    _common_train(tr)
+    tr.set_defaults(func=cmd_train)
+    c = sub.add_parser("compare", help="every (model, task, seed) of a suite, table + report")
+    c.add_argument("--suite", default="quick", choices=("quick", "full"))
+    c.add_argument("--models", help="comma-separated model names (default: the suite's)")
+    c.add_argument("--tasks", help="comma-separated task names (default: the suite's)")
+    c.add_argument("--seeds", type=_positive, help="seeds 0..N-1 (default: 3)")
+    c.add_argument("--out", default="qrnn-report", help="report folder (default: qrnn-report)")
+    c.add_argument("--workers", type=_positive, default=1, help="local worker processes")
+    c.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    _common_train(c)
+    c.set_defaults(func=cmd_compare)
+    r = sub.add_parser("report", help="table and Markdown report from the results store")
+    r.add_argument("--store")
+    r.add_argument("--out", default="qrnn-report")
+    r.add_argument("--models")
+    r.add_argument("--tasks")
+    r.add_argument("--size", choices=("quick", "full"))
+    r.add_argument("--readme", help="also rewrite the results table in this README")
+    r.set_defaults(func=cmd_report)
+    b = sub.add_parser("bench", help="speed benchmarks (JSON + table)")
+    b.add_argument("family", choices=sorted(BENCHES))
+    b.add_argument("--quick", action="store_true", help="reduced set (< 1 minute)")
+    b.add_argument("--json", action="store_true", help="print the JSON instead of a table")
+    b.add_argument("--out", help="JSON file (default: bench-results/<family>.json)")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from experiments.tasks import TaskUnavailable
+
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, TypeError, TaskUnavailable, FloatingPointError) as exc:
+        print(f"qrnn {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

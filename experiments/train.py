@@ -1,0 +1,186 @@
+"""One training loop for every model family and task kind.
+
+``fit(model, task, config, seed)`` trains with the optimizer and learning rate of ``config``,
+mini-batches shuffled from ``seed``, gradient clipping, early stopping on the validation
+loss (the best weights are restored), a tqdm progress bar, and per-epoch metrics; it returns
+a :class:`FitResult` with the test metrics. Control tasks go to :mod:`experiments.control`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from experiments.tasks import Split, TaskData
+
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Trainer settings. ``lr``: learning rate; ``clip_grad``: max gradient norm (0 = off);
+    ``patience``: epochs without validation improvement before stopping (0 = off)."""
+
+    epochs: int = 30
+    batch_size: int = 16
+    lr: float = 0.01
+    optimizer: str = "adam"
+    clip_grad: float = 1.0
+    patience: int = 0
+    weight_decay: float = 0.0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}={value!r}: must be an integer >= 1")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr={self.lr!r}: must be a finite number > 0")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer={self.optimizer!r}; allowed: {', '.join(OPTIMIZERS)}")
+        if not (math.isfinite(self.clip_grad) and self.clip_grad >= 0):
+            raise ValueError(f"clip_grad={self.clip_grad!r}: must be >= 0 (0 = off)")
+        if not isinstance(self.patience, int) or self.patience < 0:
+            raise ValueError(f"patience={self.patience!r}: must be an integer >= 0 (0 = off)")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ValueError(f"weight_decay={self.weight_decay!r}: must be >= 0")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r}; allowed: {', '.join(DTYPES)}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class FitResult:
+    """Test metrics (``metrics``), per-epoch records (``history``), epochs run, best epoch
+    (1-based; the restored weights) and mean wall seconds per epoch."""
+
+    metrics: dict
+    history: list = field(default_factory=list)
+    epochs_run: int = 0
+    best_epoch: int = 0
+    seconds_per_epoch: float = 0.0
+
+
+def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.optimizer == "rmsprop":  # the QLSTM paper's settings
+        return torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8,
+                                   weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _loss(kind: str, out, y) -> torch.Tensor:
+    if kind == "regression":
+        return F.mse_loss(out, y)
+    if kind == "classification":
+        return F.cross_entropy(out, y)
+    return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, kind: str, split: Split, batch_size: int = 256,
+             dtype: torch.dtype = torch.float32) -> dict:
+    """Metrics of ``model`` on ``split``: regression ``mse``/``mae``; classification
+    ``accuracy``/``cross_entropy``; language ``bpc`` (bits per character)/``cross_entropy``."""
+    was_training = model.training
+    model.eval()
+    sums = {"loss": 0.0, "abs": 0.0, "correct": 0.0}
+    count = 0
+    for lo in range(0, len(split), batch_size):
+        x = split.x[lo: lo + batch_size].to(dtype)
+        y = split.y[lo: lo + batch_size]
+        y = y.to(dtype) if y.is_floating_point() else y
+        lengths = None if split.lengths is None else split.lengths[lo: lo + batch_size]
+        out = model(x, lengths)
+        n = y.numel() if kind == "language" else y.shape[0]
+        sums["loss"] += float(_loss(kind, out, y)) * n
+        if kind == "regression":
+            sums["abs"] += float((out - y).abs().mean()) * n
+        elif kind == "classification":
+            sums["correct"] += float((out.argmax(-1) == y).sum())
+        count += n
+    model.train(was_training)
+    mean = sums["loss"] / count
+    if kind == "regression":
+        return {"mse": mean, "mae": sums["abs"] / count}
+    if kind == "classification":
+        return {"accuracy": sums["correct"] / count, "cross_entropy": mean}
+    return {"bpc": mean / math.log(2.0), "cross_entropy": mean}
+
+
+def _progress(total: int, desc: str, quiet: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, leave=False,
+                disable=quiet or not sys.stderr.isatty(), unit="epoch")
+
+
+def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
+        quiet: bool = False) -> FitResult:
+    """Train ``model`` (a :class:`experiments.models.SequenceModel`) on ``task``."""
+    if task.kind == "control":
+        from experiments.control import fit_policy
+
+        return fit_policy(model, task, config, seed=seed, quiet=quiet)
+    dtype = DTYPES[config.dtype]
+    model.to(dtype)
+    optimizer = make_optimizer(config, model.parameters())
+    gen = torch.Generator().manual_seed(seed)
+    train = task.train
+    best = (math.inf, 0, None)  # (validation loss, epoch, state)
+    history = []
+    times = []
+    bar = _progress(config.epochs, f"{task.name}", quiet)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(train), generator=gen)
+            total, seen = 0.0, 0
+            for lo in range(0, len(train), config.batch_size):
+                idx = order[lo: lo + config.batch_size]
+                x = train.x[idx].to(dtype)
+                y = train.y[idx]
+                y = y.to(dtype) if y.is_floating_point() else y
+                lengths = None if train.lengths is None else train.lengths[idx]
+                loss = _loss(task.kind, model(x, lengths), y)
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(
+                        f"training loss became {float(loss)} at epoch {epoch}; "
+                        f"lower the learning rate (lr={config.lr})")
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if config.clip_grad > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+            times.append(time.perf_counter() - start)
+            val = evaluate(model, task.kind, task.val, dtype=dtype)
+            val_loss = val["mse"] if task.kind == "regression" else val["cross_entropy"]
+            history.append({"epoch": epoch, "train_loss": total / seen, "val_loss": val_loss,
+                            **{f"val_{k}": v for k, v in val.items()}, "seconds": times[-1]})
+            if val_loss < best[0]:
+                best = (val_loss, epoch, {k: v.detach().clone()
+                                          for k, v in model.state_dict().items()})
+            bar.update(1)
+            bar.set_postfix(train=f"{total / seen:.3g}", val=f"{val_loss:.3g}")
+            if config.patience and epoch - best[1] >= config.patience:
+                break
+    finally:
+        bar.close()
+    if best[2] is not None:
+        model.load_state_dict(best[2])
+    metrics = evaluate(model, task.kind, task.test, dtype=dtype)
+    return FitResult(metrics, history, len(history), best[1], sum(times) / len(times))
