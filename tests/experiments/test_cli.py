@@ -1,0 +1,121 @@
+"""The `qrnn` command: listing, train, compare (resume after an interruption), report."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments import cli, tasks
+from experiments.models import MODELS
+
+
+def run_cli(capsys, *argv):
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _rows(path):
+    return sqlite3.connect(path).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+
+
+def test_tasks_and_models_listing(capsys):
+    code, out, _ = run_cli(capsys, "tasks", "--json")
+    listed = json.loads(out)
+    assert code == 0 and [t["name"] for t in listed] == tasks.names()
+    by_name = {t["name"]: t for t in listed}
+    assert by_name["bessel_j2"]["available"] is True
+    assert by_name["char_lm"]["kind"] == "language"
+    code, out, _ = run_cli(capsys, "models", "--json")
+    models = json.loads(out)
+    assert [m["name"] for m in models] == list(MODELS)
+    assert "reference" in models[0]["backends"]
+
+
+def test_train_json_then_cached(capsys, tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    args = ("train", "--model", "mingru", "--task", "damped_shm", "--epochs", "3",
+            "--store", store, "--json")
+    code, out, _ = run_cli(capsys, *args)
+    first = json.loads(out)
+    assert code == 0
+    assert {"model", "task", "metric", "value", "params", "seconds"} <= set(first)
+    assert first["metric"] == "mse" and first["cached"] is False and first["params"] > 0
+    code, out, _ = run_cli(capsys, *args)
+    second = json.loads(out)
+    assert second["cached"] is True and second["value"] == first["value"]
+    code, out, _ = run_cli(capsys, *args, "--force")
+    assert json.loads(out)["cached"] is False and _rows(store) == 1
+
+
+@pytest.mark.parametrize("argv,message", [
+    (("train", "--model", "nope", "--task", "bessel_j2"), "valid models: lstm"),
+    (("train", "--model", "lstm", "--task", "nope"), "valid tasks: damped_shm"),
+    (("train", "--model", "lstm", "--task", "bessel_j2", "--backend", "gpu"),
+     "allowed: torch"),
+    (("train", "--model", "lstm", "--task", "bessel_j2", "--lr", "-1"), "lr=-1"),
+    (("train", "--model", "lstm", "--task", "bessel_j2", "--store", "/nonexistent/dir/x.db"),
+     "does not exist"),
+    (("compare", "--models", "lstm,bogus", "--tasks", "bessel_j2"), "unknown model 'bogus'"),
+])
+def test_bad_input_gives_one_line_errors(capsys, argv, message):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_compare_writes_report_and_skips_stored_runs(capsys, tmp_path):
+    store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
+    args = ("compare", "--suite", "quick", "--models", "lstm,mingru", "--tasks",
+            "damped_shm,digits_rows", "--seeds", "2", "--epochs", "2", "--store", store,
+            "--out", out_dir, "--quiet")
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and _rows(store) == 8
+    report = open(os.path.join(out_dir, "report.md"), encoding="utf-8").read()
+    assert "| damped_shm | lstm |" in report and "| digits_rows | mingru |" in report
+    assert os.path.getsize(os.path.join(out_dir, "damped_shm.png")) > 1000
+    assert "mean ± std" in out
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0 and "0 computed, 8 from the store" in out
+
+
+def test_report_rewrites_readme_table(capsys, tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    run_cli(capsys, "train", "--model", "elman", "--task", "bessel_j2", "--epochs", "2",
+            "--store", store)
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
+    code, _, _ = run_cli(capsys, "report", "--store", store, "--out", str(tmp_path / "rep"),
+                         "--readme", str(readme))
+    text = readme.read_text()
+    assert code == 0 and "old" not in text and "| bessel_j2 | elman |" in text
+    assert text.startswith("intro\n") and text.endswith("end\n")
+
+
+def test_interrupted_compare_resumes_without_recomputing(tmp_path):
+    """Ctrl-C (SIGINT) halfway through a real `qrnn compare`, then the same command again."""
+    store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
+    cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "lstm,gru,elman",
+           "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "4", "--store", store,
+           "--out", out_dir]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if os.path.exists(store) and _rows(store) >= 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate(timeout=60)
+    stored = _rows(store)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    assert 2 <= stored < 12
+    done = subprocess.run(cmd + ["--quiet"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert f"{12 - stored} computed, {stored} from the store" in done.stdout
+    assert _rows(store) == 12

@@ -1,0 +1,96 @@
+"""The shared trainer, the model registry and the runner."""
+
+import pytest
+import torch
+
+from experiments import tasks
+from experiments.models import MODELS, build_model, count_parameters
+from experiments.runner import RunSpec, execute
+from experiments.train import TrainConfig, evaluate, fit
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_lstm_learns_damped_shm_quick():
+    run = execute(RunSpec("lstm", "damped_shm", "quick"))
+    assert run.metric == "mse" and run.value < 1e-2
+    assert run.epochs == len(run.history) == 40
+    assert run.params == count_parameters(
+        build_model("lstm", 1, 1, "regression", hidden_size=16))
+    assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+
+
+def test_runs_are_reproducible_from_the_seed():
+    a = execute(RunSpec("gru", "bessel_j2", train={"epochs": 3}))
+    b = execute(RunSpec("gru", "bessel_j2", train={"epochs": 3}))
+    c = execute(RunSpec("gru", "bessel_j2", seed=1, train={"epochs": 3}))
+    assert a.value == b.value and a.history[-1]["train_loss"] == b.history[-1]["train_loss"]
+    assert c.value != a.value
+
+
+def test_early_stopping_restores_the_best_epoch():
+    task = tasks.load("bessel_j2")
+    model = build_model("elman", 1, 1, "regression", hidden_size=8)
+    result = fit(model, task, TrainConfig(epochs=60, lr=0.2, patience=3), quiet=True)
+    best = min(h["val_loss"] for h in result.history)
+    assert result.history[result.best_epoch - 1]["val_loss"] == best
+    assert result.epochs_run - result.best_epoch == 3 or result.epochs_run == 60
+    assert evaluate(model, "regression", task.val)["mse"] == pytest.approx(best, rel=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "rmsprop", "sgd"])
+def test_optimizers_reduce_the_training_loss(optimizer):
+    task = tasks.load("digits_rows")
+    model = build_model("gru", 8, 10, "classification", hidden_size=16)
+    result = fit(model, task, TrainConfig(epochs=3, batch_size=64, lr=0.05 if optimizer == "sgd"
+                                          else 0.01, optimizer=optimizer), quiet=True)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
+    assert 0.0 <= result.metrics["accuracy"] <= 1.0
+
+
+def test_language_metric_is_bits_per_character():
+    task = tasks.load("char_lm")
+    model = build_model("mingru", task.input_size, task.output_size, "language", hidden_size=8)
+    m = evaluate(model, "language", task.test)
+    assert m["bpc"] == pytest.approx(m["cross_entropy"] / torch.log(torch.tensor(2.0)).item())
+    # an untrained model is close to uniform over the vocabulary
+    assert abs(m["bpc"] - torch.log2(torch.tensor(float(task.output_size))).item()) < 1.0
+
+
+def test_variable_length_classification_uses_the_last_valid_step():
+    model = build_model("lstm", 2, 3, "classification", hidden_size=4)
+    x = torch.randn(2, 6, 2)
+    lengths = torch.tensor([3, 6])
+    out = model(x, lengths)
+    assert torch.allclose(out[0], model(x[:1, :3])[0], atol=1e-6)
+    assert torch.allclose(out[1], model(x[1:])[0], atol=1e-6)
+
+
+def test_every_registered_model_trains_on_every_kind():
+    for name in MODELS:
+        for kind, (i, o) in {"regression": (1, 1), "classification": (3, 4),
+                             "language": (5, 5)}.items():
+            model = build_model(name, i, o, kind, hidden_size=4)
+            out = model(torch.randn(2, 3, i))
+            assert out.shape == {"regression": (2, 1), "classification": (2, 4),
+                                 "language": (2, 3, 5)}[kind]
+
+
+def test_train_config_validation():
+    with pytest.raises(ValueError, match="epochs=0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(ValueError, match="lr=-1"):
+        TrainConfig(lr=-1)
+    with pytest.raises(ValueError, match="optimizer='lbfgs'; allowed: adam, rmsprop, sgd"):
+        TrainConfig(optimizer="lbfgs")
+    with pytest.raises(ValueError, match="valid models: lstm"):
+        RunSpec("transformer", "bessel_j2").resolved()
+    with pytest.raises(ValueError, match="backend 'cuda' is not available for model 'lstm'"):
+        RunSpec("lstm", "bessel_j2", backend="cuda").resolved()
+    with pytest.raises(ValueError, match="hidden_size=0"):
+        RunSpec("lstm", "bessel_j2", hidden_size=0).resolved()
