@@ -4,9 +4,9 @@ executed by :func:`execute` (a plain function, so process pools and Dask can shi
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass, field
 
 import torch
-from dataclasses import asdict, dataclass, field
 
 from experiments import tasks
 from experiments.models import build_model, check_model_backend, count_parameters, model_spec

@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import pytest
-
 from scipy.integrate import trapezoid
 
 from experiments.tasks import series
