@@ -115,8 +115,11 @@ def cmd_compare(args) -> int:
         executor = dask_executor(args.scheduler)
     elif args.workers > 1:
         import concurrent.futures as cf
+        import multiprocessing
 
-        executor = cf.ProcessPoolExecutor(args.workers)
+        # spawn, not fork: a forked child inherits torch's thread pools in a broken state
+        executor = cf.ProcessPoolExecutor(args.workers,
+                                          mp_context=multiprocessing.get_context("spawn"))
     total = len(specs)
     done = [0]
 
