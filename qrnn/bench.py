@@ -1,0 +1,240 @@
+"""Benchmark of the quantum engine: ``qrnn bench quantum`` calls :func:`run`.
+
+Measured in one process, warm, medians of interleaved repeats, float64:
+
+(a) forward + backward of one QLSTM-style block (qlstm encoding, ring2 entangler, Rot
+    layers, 2 layers, batch 32) at 4, 8 and 12 qubits: the fast path (``CompiledBlock``),
+    a QNode on ``default.qubit`` with parameter broadcasting (backprop) and a QNode on
+    ``lightning.qubit`` (adjoint; PennyLane splits the broadcast batch);
+(b) one QLSTM-shaped training step: six 4-qubit circuits with shared weights, 4 sequential
+    time steps whose inputs depend on the previous step's outputs, batch 10, forward +
+    backward: fast path vs the same workload through QNodes on ``default.qubit``;
+(c) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
+    fast path.
+
+The fast path and default.qubit repeats are interleaved; lightning.qubit is timed in its own
+loop afterwards, because its OpenMP threads keep spinning after each call and would slow
+whatever runs next on a small machine.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from qrnn.circuit import BlockSpec
+from qrnn.sim.block import CompiledBlock
+
+BLOCK_BATCH = 32
+QLSTM_BATCH, QLSTM_STEPS = 10, 4
+TARGET_BLOCK4 = 10.0
+TARGET_QLSTM = 100.0
+TARGET_MEMORY_MIB = 2048.0
+REFERENCE = "torchquantum 0.1.8 here: ~11 ms (4 qubits), ~115 ms (12 qubits)"
+
+
+def _median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
+    """Median seconds per callable, repeats interleaved across callables."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def _qnode(spec: BlockSpec, device_name: str, diff_method: str):
+    import pennylane as qml
+
+    from qrnn.pl_circuit import encoding_ops, layer_ops, measurements
+
+    def circuit(x, w):
+        encoding_ops(spec, x)
+        layer_ops(spec, w)
+        return measurements(spec)
+
+    dev = qml.device(device_name, wires=spec.n_qubits)
+    qnode = qml.QNode(circuit, dev, interface="torch", diff_method=diff_method)
+    return lambda x, w: torch.stack(list(qnode(x, w)), -1)
+
+
+def _block_case(n_qubits: int, gen: torch.Generator) -> dict:
+    spec = BlockSpec(n_qubits, 2)
+    w = spec.init_weights(gen, scale=1.0).requires_grad_()
+    x = torch.randn(BLOCK_BATCH, n_qubits, dtype=torch.float64, generator=gen)
+
+    def step(forward):
+        def fn():
+            w.grad = None
+            forward(x, w).sum().backward()
+
+        return fn
+
+    interleaved = {
+        "fast": step(lambda x, w: CompiledBlock(spec, w)(x)),
+        "default.qubit": step(_qnode(spec, "default.qubit", "backprop")),
+    }
+    return interleaved, {"lightning.qubit": step(_qnode(spec, "lightning.qubit", "adjoint"))}
+
+
+def _qlstm_case(gen: torch.Generator) -> dict:
+    """Six 4-qubit VQCs (QLSTM: f, i, g, o gates + hidden and output circuits), 4 steps."""
+    spec = BlockSpec(4, 2)
+    weights = [spec.init_weights(gen).requires_grad_() for _ in range(6)]
+    head = (0.1 * torch.randn(4, 1, dtype=torch.float64, generator=gen)).requires_grad_()
+    x = torch.randn(QLSTM_BATCH, QLSTM_STEPS, dtype=torch.float64, generator=gen)
+    target = torch.randn(QLSTM_BATCH, 1, dtype=torch.float64, generator=gen)
+
+    def unroll(gate_vqcs, out_vqcs):
+        h = torch.zeros(QLSTM_BATCH, 3, dtype=torch.float64)
+        c = torch.zeros(QLSTM_BATCH, 4, dtype=torch.float64)
+        for t in range(QLSTM_STEPS):
+            z = gate_vqcs(torch.cat([x[:, t : t + 1], h], 1))  # (B, 4 circuits, 4)
+            f, i, o = torch.sigmoid(z[:, 0]), torch.sigmoid(z[:, 1]), torch.sigmoid(z[:, 3])
+            c = f * c + i * torch.tanh(z[:, 2])
+            zz = out_vqcs(o * torch.tanh(c))  # (B, 2 circuits, 4)
+            h, y = zz[:, 0, :3], zz[:, 1] @ head
+        return torch.mean((y - target) ** 2)
+
+    def fast():
+        gates, outs = CompiledBlock(spec, weights[:4]), CompiledBlock(spec, weights[4:])
+        unroll(gates, outs).backward()
+
+    vqc = _qnode(spec, "default.qubit", "backprop")
+
+    def qnodes():
+        def group(ws):
+            return lambda v: torch.stack([vqc(v, w) for w in ws], 1)
+
+        unroll(group(weights[:4]), group(weights[4:])).backward()
+
+    return {"fast": fast, "default.qubit": qnodes}
+
+
+def memory_probe(n_qubits: int, batch: int) -> None:
+    """Run one fast-path forward + backward and print peak RSS (MiB) as JSON (child process)."""
+    gen = torch.Generator().manual_seed(0)
+    spec = BlockSpec(n_qubits, 2)
+    w = spec.init_weights(gen, scale=1.0).requires_grad_()
+    x = torch.randn(batch, n_qubits, dtype=torch.float64, generator=gen)
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    start = time.perf_counter()
+    CompiledBlock(spec, w)(x).sum().backward()
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"base_mib": base, "peak_mib": peak, "seconds": seconds}))
+
+
+def _memory_row(n_qubits: int = 16, batch: int = BLOCK_BATCH) -> dict:
+    code = f"import qrnn.bench as b; b.memory_probe({n_qubits}, {batch})"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=True
+    )
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {"workload": "memory", "n_qubits": n_qubits, "batch": batch, "backend": "fast", **probe}
+
+
+def run(quick: bool = False, threads: int | None = 1) -> dict:
+    """Run the benchmark; ``quick`` uses 4 and 8 qubits and fewer repeats (< 60 s).
+
+    ``threads`` sets torch's intra-op threads for the run (restored afterwards; None keeps the
+    current setting): these workloads are many small tensor ops, for which extra threads only
+    add synchronization, and both the fast path and default.qubit run on torch.
+    """
+    import warnings
+
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _run(quick)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(quick: bool) -> dict:
+    gen = torch.Generator().manual_seed(0)
+    sizes = (4, 8) if quick else (4, 8, 12)
+    repeats = 5 if quick else 15
+    rows, summary = [], []
+    block_ms = {}
+    for n in sizes:
+        reps = repeats if n < 12 else repeats // 3
+        interleaved, separate = _block_case(n, gen)
+        med = {**_median_times(interleaved, reps), **_median_times(separate, reps)}
+        block_ms[n] = {k: v * 1e3 for k, v in med.items()}
+        for backend, ms in block_ms[n].items():
+            rows.append(
+                {
+                    "workload": "block_fwd_bwd",
+                    "n_qubits": n,
+                    "layers": 2,
+                    "batch": BLOCK_BATCH,
+                    "backend": backend,
+                    "ms": round(ms, 3),
+                }
+            )
+    for n, ms in block_ms.items():
+        r_dq, r_lq = ms["default.qubit"] / ms["fast"], ms["lightning.qubit"] / ms["fast"]
+        summary.append(
+            f"block {n} qubits fwd+bwd: fast {ms['fast']:.2f} ms, default.qubit "
+            f"{ms['default.qubit']:.1f} ms ({r_dq:.1f}x), lightning.qubit "
+            f"{ms['lightning.qubit']:.1f} ms ({r_lq:.1f}x)"
+        )
+    four = block_ms[4]["default.qubit"] / block_ms[4]["fast"]
+    summary.append(
+        f"target (a) >= {TARGET_BLOCK4:.0f}x vs default.qubit at 4 qubits: {four:.1f}x -> "
+        f"{'met' if four >= TARGET_BLOCK4 else 'NOT met'}"
+    )
+    everywhere = all(
+        ms["fast"] < min(ms["default.qubit"], ms["lightning.qubit"]) for ms in block_ms.values()
+    )
+    summary.append(
+        f"target (a) faster than default.qubit and lightning.qubit at every size "
+        f"{sizes}: {'met' if everywhere else 'NOT met'} ({REFERENCE})"
+    )
+    med = _median_times(_qlstm_case(gen), max(3, (2 * repeats) // 3))
+    for backend, sec in med.items():
+        rows.append(
+            {
+                "workload": "qlstm_step",
+                "circuits": 6,
+                "n_qubits": 4,
+                "steps": QLSTM_STEPS,
+                "batch": QLSTM_BATCH,
+                "backend": backend,
+                "ms": round(sec * 1e3, 3),
+            }
+        )
+    ratio = med["default.qubit"] / med["fast"]
+    summary.append(
+        f"QLSTM step (6 VQCs x {QLSTM_STEPS} steps, batch {QLSTM_BATCH}) fwd+bwd: fast "
+        f"{med['fast'] * 1e3:.2f} ms, default.qubit QNodes {med['default.qubit'] * 1e3:.0f} ms "
+        f"-> {ratio:.0f}x; target (b) >= {TARGET_QLSTM:.0f}x: "
+        f"{'met' if ratio >= TARGET_QLSTM else 'NOT met'}"
+    )
+    mem = _memory_row()
+    rows.append(mem)
+    summary.append(
+        f"16 qubits, batch {BLOCK_BATCH}, fwd+bwd on the fast path: peak RSS "
+        f"{mem['peak_mib']:.0f} MiB (process baseline {mem['base_mib']:.0f} MiB), "
+        f"{mem['seconds']:.2f} s; target < {TARGET_MEMORY_MIB:.0f} MiB: "
+        f"{'met' if mem['peak_mib'] < TARGET_MEMORY_MIB else 'NOT met'}"
+    )
+    title = (
+        f"quantum engine: fast path vs PennyLane devices (float64, torch threads "
+        f"{torch.get_num_threads()})"
+    )
+    return {"title": title, "rows": rows, "summary": summary}

@@ -1,0 +1,128 @@
+"""``qrnn.fast``: a PennyLane device (``qml.devices.Device`` API) on the fast torch simulator.
+
+    dev = qml.device("qrnn.fast", wires=4, seed=1234)
+
+Runs ordinary PennyLane circuits: the gates in :data:`qrnn.sim.tape.SUPPORTED_OPS` directly,
+anything else decomposed by PennyLane (or refused with PennyLane's "not supported" error);
+expectation values, variances, probabilities, states (analytic), samples and counts (shots);
+parameter broadcasting natively; gradients by backprop through the torch interface
+(``diff_method="best"`` or ``"backprop"``; finite-shot circuits use parameter-shift).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pennylane as qml
+import torch
+from pennylane import math
+from pennylane.devices import Device, ExecutionConfig
+from pennylane.devices.preprocess import (
+    decompose,
+    no_sampling,
+    validate_device_wires,
+    validate_measurements,
+)
+from pennylane.transforms.core import CompilePipeline
+
+from qrnn.sim.tape import ANALYTIC_MPS, SAMPLED_MPS, SUPPORTED_OPS, simulate
+
+_BACKPROP_INTERFACES = (math.Interface.TORCH, math.Interface.NUMPY)
+
+
+def _supported(op) -> bool:
+    return op.name in SUPPORTED_OPS
+
+
+def _diagonalizable(obs) -> bool:
+    return obs is None or obs.has_diagonalizing_gates or isinstance(obs, qml.ops.Sum)
+
+
+def _analytic_ok(mp) -> bool:
+    return isinstance(mp, ANALYTIC_MPS) and _diagonalizable(mp.obs)
+
+
+def _sampled_ok(mp) -> bool:
+    return isinstance(mp, SAMPLED_MPS) and _diagonalizable(mp.obs)
+
+
+class FastQubitDevice(Device):
+    """PennyLane device backed by :mod:`qrnn.sim` (complex128 state vectors in torch).
+
+    Args:
+        wires: number of wires or an iterable of wire labels (None: taken from each circuit).
+        seed: int seed of the torch generator used for sampling; the same seed reproduces
+            samples exactly. None draws a fresh seed.
+        shots: deprecated by PennyLane; prefer ``qml.set_shots`` / ``QNode(shots=...)``.
+    """
+
+    def __init__(self, wires=None, shots=None, seed: int | None = None) -> None:
+        super().__init__(wires=wires, shots=shots)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"seed={seed!r} must be an int or None")
+        self._generator = torch.Generator()
+        if seed is None:
+            self._generator.seed()
+        else:
+            self._generator.manual_seed(seed)
+
+    @property
+    def name(self) -> str:
+        """The name under which the device is registered."""
+        return "qrnn.fast"
+
+    def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
+        """Backprop (torch interface) for analytic circuits; nothing else device-side."""
+        if execution_config is None:
+            return True
+        if execution_config.gradient_method not in ("backprop", "best"):
+            return False
+        if execution_config.interface not in _BACKPROP_INTERFACES:
+            return False
+        return circuit is None or not circuit.shots
+
+    def setup_execution_config(self, config=None, circuit=None) -> ExecutionConfig:
+        """Resolve ``gradient_method="best"`` to backprop; keep torch parameters as torch."""
+        config = config or ExecutionConfig()
+        updates = {}
+        if config.gradient_method == "best":
+            updates["gradient_method"] = "backprop"
+        backprop = updates.get("gradient_method", config.gradient_method) == "backprop"
+        if config.use_device_gradient is None:
+            updates["use_device_gradient"] = backprop
+        if config.use_device_jacobian_product is None:
+            updates["use_device_jacobian_product"] = False
+        if config.grad_on_execution is None:
+            updates["grad_on_execution"] = False
+        return replace(config, **updates)
+
+    def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
+        """Decompose to the supported gates, check wires and measurements."""
+        config = execution_config or ExecutionConfig()
+        pipeline = CompilePipeline()
+        pipeline.add_transform(
+            decompose, stopping_condition=_supported, device_wires=self.wires, name=self.name
+        )
+        pipeline.add_transform(validate_device_wires, self.wires, name=self.name)
+        pipeline.add_transform(
+            validate_measurements,
+            analytic_measurements=_analytic_ok,
+            sample_measurements=_sampled_ok,
+            name=self.name,
+        )
+        if config.gradient_method == "backprop":
+            pipeline.add_transform(no_sampling, name="backprop + qrnn.fast")
+        return pipeline
+
+    def execute(self, circuits, execution_config=None):
+        """Simulate each circuit; results in PennyLane's layout (torch when parameters are)."""
+        config = execution_config or ExecutionConfig()
+        torch_results = (
+            config.gradient_method == "backprop" and config.interface == math.Interface.TORCH
+        )
+        results = tuple(simulate(c, self._generator, torch_results) for c in circuits)
+        if self.tracker.active:
+            for c in circuits:
+                self.tracker.update(executions=1, shots=c.shots.total_shots, batches=1)
+            self.tracker.record()
+        return results

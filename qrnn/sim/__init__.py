@@ -1,0 +1,15 @@
+"""The fast batched statevector simulator: pure torch functions, state in and state out.
+
+- :mod:`qrnn.sim.gates`: gate matrices, gate application, CNOT-layer permutations.
+- :mod:`qrnn.sim.encode`: input encodings as product states.
+- :mod:`qrnn.sim.measure`: probabilities, <Z>, seeded sampling.
+- :mod:`qrnn.sim.block`: :class:`CompiledBlock`, a :class:`~qrnn.circuit.BlockSpec` with its
+  weights fused once per forward pass.
+- :mod:`qrnn.sim.fused`: the unitary build and the per-step kernel as single autograd nodes
+  with hand-derived gradients.
+- :mod:`qrnn.sim.tape`: simulate an arbitrary PennyLane tape (used by the ``qrnn.fast`` device).
+"""
+
+from qrnn.sim.block import CompiledBlock, check_shots, run_block
+
+__all__ = ["CompiledBlock", "check_shots", "run_block"]

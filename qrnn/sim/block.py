@@ -1,0 +1,254 @@
+"""Fast execution of a :class:`~qrnn.circuit.BlockSpec`: compile the weights once, call per step.
+
+Two methods, chosen by size and weight sharing (``method="auto"``):
+
+* ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
+  dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
+  the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call
+  is then encoding (product state) + one matrix product + readout, run as one autograd node
+  (:mod:`qrnn.sim.fused`) for <Z>; several circuits that share an input (QLSTM's gates) are
+  one product with their unitaries concatenated.
+* ``"gates"``: layer by layer on the batched state: one basis permutation per entangling
+  layer, and the rotations of every :data:`GROUP_QUBITS` neighbouring qubits fused into one
+  matrix applied in place; needed for per-sample weights and for many qubits (memory grows
+  with ``batch * 2**n``, not ``4**n``).
+
+Everything is torch and differentiable by autograd; float32 inputs run in complex64,
+float64 in complex128.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from qrnn.circuit import (
+    BlockSpec,
+    check_inputs,
+    check_weights,
+    qubit_count_error,
+    real_tensor,
+)
+from qrnn.sim.encode import encode
+from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ
+from qrnn.sim.gates import (
+    apply_group,
+    apply_permutation,
+    cnot_permutation,
+    complex_dtype,
+    inverse_permutation,
+    kron_qubits,
+    rotation_matrices,
+)
+from qrnn.sim.measure import (
+    marginal,
+    probabilities,
+    sampled_expval_z,
+    sampled_probs,
+    state_expval_z,
+    z_signs,
+)
+
+UNITARY_MAX_QUBITS = 12
+"""Largest block the ``"unitary"`` method accepts (a 4096 x 4096 complex matrix per circuit)."""
+GATES_MAX_QUBITS = 20
+"""Largest block the ``"gates"`` method accepts (16 MiB per complex128 amplitude vector)."""
+GROUP_QUBITS = 4
+"""The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
+AUTO_UNITARY_MAX_QUBITS = 6
+"""``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
+METHODS = ("auto", "unitary", "gates")
+
+
+def qubit_groups(n: int, size: int) -> tuple[tuple[int, int], ...]:
+    """Contiguous ``(first qubit, count)`` groups of at most ``size`` qubits covering ``n``."""
+    return tuple((lo, min(size, n - lo)) for lo in range(0, n, size))
+
+
+def layer_matrices(mats: torch.Tensor, groups) -> list[torch.Tensor]:
+    """Fuse each group's rotations: ``(..., L, n, 2, 2)`` -> per group ``(..., L, d, d)``."""
+    return [kron_qubits(mats, lo, lo + k) for lo, k in groups]
+
+
+def apply_layers(
+    spec: BlockSpec, state: torch.Tensor, fused: list[torch.Tensor], groups, perm
+) -> torch.Tensor:
+    """Apply ``n_layers`` x (entangler permutation, fused rotations of every qubit group).
+
+    Args:
+        state: ``(C', B, 2**n)`` complex.
+        fused: from :func:`layer_matrices`, each ``(C, 1 or B, n_layers, d, d)``.
+        groups: the ``(first qubit, count)`` groups ``fused`` was built for.
+        perm: entangler permutation from :func:`~qrnn.sim.gates.cnot_permutation` or None.
+
+    Returns:
+        ``(C, B, 2**n)``.
+    """
+    n = spec.n_qubits
+    for layer in range(spec.n_layers):
+        if perm is not None:
+            state = apply_permutation(state, perm)
+        for (lo, k), mat in zip(groups, fused, strict=True):
+            state = apply_group(state, mat[:, :, layer], lo, k, n)
+    return state
+
+
+def choose_method(spec: BlockSpec, method: str, per_sample: bool) -> str:
+    """Resolve ``method`` for this block, or raise naming the limit that is exceeded."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
+    n = spec.n_qubits
+    if method == "auto":
+        method = "unitary" if not per_sample and n <= AUTO_UNITARY_MAX_QUBITS else "gates"
+    if method == "unitary" and per_sample:
+        raise ValueError(
+            f"method={method!r} needs shared weights of shape "
+            f"{spec.weight_shape}; per-sample weights need method='gates' or 'auto'"
+        )
+    limit = UNITARY_MAX_QUBITS if method == "unitary" else GATES_MAX_QUBITS
+    if n > limit:
+        raise qubit_count_error(method, n, limit)
+    return method
+
+
+class CompiledBlock:
+    """A block with its weights prepared once; call it on each time step's inputs.
+
+    Args:
+        spec: the circuit description.
+        weights: one tensor of shape ``spec.weight_shape`` (shared) or
+            ``(batch, *spec.weight_shape)`` (per sample), or a sequence of C such tensors
+            (C circuits of the same spec sharing every input, e.g. QLSTM's gates).
+        method: ``"auto"``, ``"unitary"`` or ``"gates"`` (see module docstring).
+
+    Calling ``block(x)`` with ``x`` of shape ``(batch, n_qubits)`` returns
+    ``(batch, spec.output_size)`` for one weight tensor and ``(batch, C, spec.output_size)``
+    for a sequence; an unbatched ``x`` of shape ``(n_qubits,)`` with shared weights drops the
+    batch axis. The computation runs in the weights' dtype (float32 -> complex64).
+    """
+
+    def __init__(self, spec: BlockSpec, weights, method: str = "auto") -> None:
+        if not isinstance(spec, BlockSpec):
+            raise TypeError(f"spec must be a BlockSpec, got {type(spec).__name__}")
+        self.spec = spec
+        self.multi = isinstance(weights, Sequence) and not isinstance(weights, torch.Tensor)
+        stacked = stack_weights(spec, weights if self.multi else [weights])  # (C, [B,] L, n, k)
+        self.batch = stacked.shape[1] if stacked.ndim == 5 else None
+        self.dtype = stacked.dtype
+        self.method = choose_method(spec, method, self.batch is not None)
+        self._n_circuits = stacked.shape[0]
+        n, dim = spec.n_qubits, 2**spec.n_qubits
+        pairs = spec.entangler_pairs()
+        perm = cnot_permutation(pairs, n) if pairs else None
+        if self.method == "unitary" and spec.n_layers == 0:
+            self._unitary_rows = torch.eye(dim, dtype=complex_dtype(self.dtype)).repeat(
+                1, stacked.shape[0]
+            )
+        elif self.method == "unitary":
+            inverse = inverse_permutation(pairs, n) if pairs else None
+            self._unitary_rows = BlockUnitary.apply(stacked, spec.rotation, perm, inverse)
+        else:
+            mats = rotation_matrices(spec.rotation, stacked)  # (C, [B,] L, n, 2, 2)
+            if self.batch is None:
+                mats = mats.unsqueeze(1)  # broadcast over the batch
+            self._groups = qubit_groups(n, GROUP_QUBITS)
+            self._fused, self._perm = layer_matrices(mats, self._groups), perm
+
+    def states(self, x) -> torch.Tensor:
+        """Final states ``(batch, C, 2**n)`` complex for inputs ``x`` ``([batch,] n_qubits)``."""
+        return self._states(check_inputs(self.spec, x))
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        xb = x.to(self.dtype) if x.ndim == 2 else x.to(self.dtype).unsqueeze(0)
+        if self.batch is not None:
+            if x.ndim == 2 and x.shape[0] != self.batch:
+                raise ValueError(
+                    f"x has batch {x.shape[0]} but the per-sample weights have batch {self.batch}"
+                )
+            xb = xb.expand(self.batch, -1)
+        return xb
+
+    def _states(self, x: torch.Tensor) -> torch.Tensor:
+        psi = encode(self.spec.encoding, self._inputs(x))  # (B, dim)
+        if self.method == "unitary":
+            out = psi @ self._unitary_rows
+            return out.reshape(psi.shape[0], self._n_circuits, -1)
+        state = psi.unsqueeze(0)  # (1, B, dim)
+        out = apply_layers(self.spec, state, self._fused, self._groups, self._perm)  # (C, B, dim)
+        return out.transpose(0, 1)
+
+    def __call__(
+        self, x, shots: int | None = None, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """Measured outputs (see class docstring); finite ``shots`` gives sampled estimates.
+
+        Args:
+            x: ``(batch, n_qubits)`` or ``(n_qubits,)`` input values.
+            shots: None for exact values (differentiable), or a positive number of shots per
+                sample and circuit; sampled estimates carry no gradient.
+            generator: random source for sampling (required when ``shots`` is given).
+        """
+        spec = self.spec
+        check_shots(shots)
+        if shots is not None and not isinstance(generator, torch.Generator):
+            raise TypeError("shots were given without generator=torch.Generator(); seed one")
+        x = check_inputs(spec, x)
+        n, wires = spec.n_qubits, spec.wires
+        if self.method == "unitary" and spec.measurement == "z" and shots is None:
+            signs = z_signs(n, wires, self.dtype)
+            out = EncodedExpvalZ.apply(self._inputs(x), self._unitary_rows, signs, spec.encoding)
+            return self._shape(out, x)
+        states = self._states(x)  # (B, C, dim)
+        if shots is None and spec.measurement == "z":
+            out = state_expval_z(states, wires, n)
+        elif shots is None:
+            out = marginal(probabilities(states), wires, n)
+        else:
+            probs = probabilities(states)
+            flat = probs.reshape(-1, probs.shape[-1])
+            sampler = sampled_expval_z if spec.measurement == "z" else sampled_probs
+            out = sampler(flat, wires, n, shots, generator).reshape(*probs.shape[:2], -1)
+        return self._shape(out, x)
+
+    def _shape(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Drop the circuit axis for a single weight tensor and the batch axis if unbatched."""
+        if not self.multi:
+            out = out.squeeze(1)
+        if x.ndim == 1 and self.batch is None:
+            out = out.squeeze(0)
+        return out
+
+
+def stack_weights(spec: BlockSpec, weights: Sequence) -> torch.Tensor:
+    """Validate C weight tensors of one shape and stack them: ``(C, [batch,] *weight_shape)``."""
+    if not weights:
+        raise ValueError("weights is an empty sequence; give at least one weight tensor")
+    tensors = [w if isinstance(w, torch.Tensor) else real_tensor("weights", w) for w in weights]
+    if len({(w.shape, w.dtype) for w in tensors}) > 1:
+        shapes = [(tuple(w.shape), w.dtype) for w in tensors]
+        raise ValueError(f"weights in a sequence must share shape and dtype, got {shapes}")
+    check_weights(spec, tensors[0])  # shape, dtype, finite
+    if len(tensors) == 1:
+        return tensors[0].unsqueeze(0)
+    return real_tensor("weights", torch.stack(tensors))  # finiteness of all, one reduction
+
+
+def check_shots(shots) -> None:
+    """Raise unless ``shots`` is None or a positive int."""
+    if shots is None:
+        return
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots <= 0:
+        raise ValueError(f"shots={shots!r} must be None (exact) or a positive int")
+
+
+def run_block(
+    spec: BlockSpec,
+    x,
+    weights,
+    method: str = "auto",
+    shots: int | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """One-off :class:`CompiledBlock` call: ``CompiledBlock(spec, weights, method)(x, ...)``."""
+    return CompiledBlock(spec, weights, method)(x, shots=shots, generator=generator)
