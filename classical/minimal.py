@@ -11,9 +11,10 @@ with ``g(v) = v + 0.5`` for ``v >= 0`` and ``sigmoid(v)`` otherwise (positive, s
 runs in log space).
 
 Backends: ``"torch"`` is the parallel log-space scan (:func:`kernels.scan.linear_recurrence_scan`);
-``"reference"`` the sequential loop (:func:`kernels.reference.linear_recurrence`). Both take the
-same parameters. ``x`` ``(B, T, input_size)`` -> ``(y, h)``, ``y`` ``(B, T, H)``, ``h``
-``(num_layers, B, H)``.
+``"reference"`` the sequential loop (:func:`kernels.reference.linear_recurrence`); ``"fused"``
+the scan kernels of :func:`kernels.fused.linear_recurrence_scan` (Triton on CUDA, compiled C on
+the CPU). All take the same parameters. ``x`` ``(B, T, input_size)`` -> ``(y, h)``, ``y``
+``(B, T, H)``, ``h`` ``(num_layers, B, H)``.
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from classical.rnn import check_sizes, check_backend, check_sequence
+from classical.rnn import check_backend, check_sequence, check_sizes
+from kernels import fused
 from kernels.reference import linear_recurrence
 from kernels.scan import linear_recurrence_scan
 
-BACKENDS = ("torch", "reference")
+BACKENDS = ("torch", "reference", "fused")
 
 
 def g(v: Tensor) -> Tensor:
@@ -60,7 +62,8 @@ class _MinimalRNN(nn.Module):
 
     @property
     def backend(self) -> str:
-        """``"torch"`` (parallel scan) or ``"reference"`` (sequential loop); settable."""
+        """``"torch"`` (parallel scan), ``"reference"`` (sequential loop) or ``"fused"``;
+        settable."""
         return self._backend
 
     @backend.setter
@@ -75,6 +78,8 @@ class _MinimalRNN(nn.Module):
             h0 = None if state is None else state[k]
             if self.backend == "torch":
                 x = linear_recurrence_scan(log_a, log_b, h0)
+            elif self.backend == "fused":
+                x = fused.linear_recurrence_scan(log_a, log_b, h0)
             else:
                 x = linear_recurrence(torch.exp(log_a), torch.exp(log_b), h0)
             hs.append(x[:, -1])

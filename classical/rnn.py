@@ -8,7 +8,9 @@ Backends:
 
 - ``"torch"``: ``torch.nn`` (oneDNN on the CPU for the LSTM, cuDNN on a GPU);
 - ``"reference"``: the per-step PyTorch loop of :mod:`kernels.reference`, the readable
-  definition every other backend is tested against.
+  definition every other backend is tested against;
+- ``"fused"``: :mod:`kernels.fused`, the Triton kernels on CUDA tensors and the compiled CPU
+  fast path on CPU tensors (float32/float64), with a BPTT backward.
 
 Call shape (the package contract): ``x`` ``(B, T, input_size)`` float32/float64 ->
 ``(y, state)`` with ``y`` ``(B, T, hidden_size)``; ``state`` is ``h`` ``(num_layers, B, H)``
@@ -20,9 +22,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from kernels import reference
+from kernels import fused, reference
 
-BACKENDS = ("torch", "reference")
+BACKENDS = ("torch", "reference", "fused")
 
 
 def check_backend(backend: str, allowed: tuple[str, ...] = BACKENDS) -> str:
@@ -90,6 +92,11 @@ class _Recurrent(nn.Module):
             getattr(rnn, f"bias_hh_l{layer}") if bias else None,
         )
 
+    @property
+    def _layers(self):
+        """The module whose ``*_layer`` functions run one layer: fused kernels or reference."""
+        return fused if self.backend == "fused" else reference
+
     def _zeros(self, x: Tensor) -> Tensor:
         return x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
 
@@ -113,7 +120,8 @@ class LSTM(_Recurrent):
         h0, c0 = (self._zeros(x), self._zeros(x)) if state is None else state
         hs, cs = [], []
         for layer in range(self.num_layers):
-            x, (h, c) = reference.lstm_layer(x, h0[layer], c0[layer], *self.layer_weights(layer))
+            x, (h, c) = self._layers.lstm_layer(x, h0[layer], c0[layer],
+                                                *self.layer_weights(layer))
             hs.append(h)
             cs.append(c)
         return x, (torch.stack(hs), torch.stack(cs))
@@ -128,7 +136,7 @@ class GRU(_Recurrent):
         h0 = self._zeros(x) if state is None else state
         hs = []
         for layer in range(self.num_layers):
-            x, h = reference.gru_layer(x, h0[layer], *self.layer_weights(layer))
+            x, h = self._layers.gru_layer(x, h0[layer], *self.layer_weights(layer))
             hs.append(h)
         return x, torch.stack(hs)
 
@@ -150,7 +158,7 @@ class Elman(_Recurrent):
         h0 = self._zeros(x) if state is None else state
         hs = []
         for layer in range(self.num_layers):
-            x, h = reference.elman_layer(x, h0[layer], *self.layer_weights(layer),
+            x, h = self._layers.elman_layer(x, h0[layer], *self.layer_weights(layer),
                                          nonlinearity=self.nonlinearity)
             hs.append(h)
         return x, torch.stack(hs)
