@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from classical.rnn import check_backend, check_sequence, check_sizes
+from classical.rnn import BackendSwitch, check_sequence, check_sizes
 from kernels import fused
 from kernels.reference import linear_recurrence
 from kernels.scan import linear_recurrence_scan
@@ -41,11 +41,12 @@ def log_g(v: Tensor) -> Tensor:
     return torch.where(v >= 0, torch.log(F.relu(v) + 0.5), -F.softplus(-v))
 
 
-class _MinimalRNN(nn.Module):
+class _MinimalRNN(BackendSwitch, nn.Module):
     """Stack of minimal recurrent layers; subclasses give the number of gate projections
     and ``_coefficients`` (log a, log b) of one layer."""
 
     n_proj: int
+    backends = BACKENDS
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  backend: str = "torch") -> None:
@@ -60,15 +61,6 @@ class _MinimalRNN(nn.Module):
             for k in range(num_layers)
         )
 
-    @property
-    def backend(self) -> str:
-        """``"torch"`` (parallel scan), ``"reference"`` (sequential loop) or ``"fused"``;
-        settable."""
-        return self._backend
-
-    @backend.setter
-    def backend(self, value: str) -> None:
-        self._backend = check_backend(value, BACKENDS)
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
         check_sequence(x, self.input_size)

@@ -54,7 +54,23 @@ def check_sizes(input_size: int, hidden_size: int, num_layers: int) -> None:
             raise ValueError(f"{field}={value!r}: must be an integer >= 1")
 
 
-class _Recurrent(nn.Module):
+class BackendSwitch:
+    """A settable ``backend`` attribute checked against the class's ``backends``; the
+    parameters stay where they are when it changes."""
+
+    backends: tuple[str, ...] = BACKENDS
+
+    @property
+    def backend(self) -> str:
+        """How ``forward`` executes (one of ``backends``); settable."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self._backend = check_backend(value, self.backends)
+
+
+class _Recurrent(BackendSwitch, nn.Module):
     """Shared plumbing: parameter container and backend switch; subclasses define
     ``_forward_layers`` (the reference layer loop)."""
 
@@ -72,14 +88,6 @@ class _Recurrent(nn.Module):
         self.rnn = self.torch_cls(input_size, hidden_size, num_layers=num_layers, bias=bias,
                                   batch_first=True, **rnn_kwargs)
 
-    @property
-    def backend(self) -> str:
-        """How ``forward`` executes; settable, the parameters stay where they are."""
-        return self._backend
-
-    @backend.setter
-    def backend(self, value: str) -> None:
-        self._backend = check_backend(value)
 
     def layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer, torch.nn layout."""

@@ -31,14 +31,7 @@ class ModelSpec:
 def _classical(cls, name, description):
     def build(input_size, hidden_size, *, backend="torch", num_layers=1):
         return cls(input_size, hidden_size, num_layers=num_layers, backend=backend)
-    return ModelSpec(name, "classical", description, build, cls_backends(cls))
-
-
-def cls_backends(cls) -> tuple[str, ...]:
-    """The backends a classical model class accepts, read from its module."""
-    import importlib
-
-    return tuple(importlib.import_module(cls.__module__).BACKENDS)
+    return ModelSpec(name, "classical", description, build, tuple(cls.backends))
 
 
 MODELS: dict[str, ModelSpec] = {
