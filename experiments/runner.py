@@ -61,20 +61,25 @@ class RunSpec:
 def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
     """Load the task, build the model from the seed, train, evaluate; return the stored row.
 
-    ``threads`` sets torch's intra-op threads for this process (``None`` leaves it alone):
+    ``threads`` sets torch's intra-op threads during the run (``None`` leaves them alone;
+    the previous setting is restored afterwards):
     one thread is fastest for the small recurrent models of the quick suite, where the work
     per operation is too small to share; sweeps get parallelism from worker processes.
     """
     spec = spec.resolved()
+    previous_threads = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    started = now()
-    t0 = time.perf_counter()
-    task = tasks.load(spec.task, spec.size, spec.seed, **spec.task_options)
-    model = build_model(spec.model, task.input_size, task.output_size, task.kind,
-                        hidden_size=spec.hidden_size, backend=spec.backend,
-                        num_layers=spec.num_layers, seed=spec.seed)
-    result = fit(model, task, TrainConfig(**spec.train), seed=spec.seed, quiet=quiet)
+    try:
+        started = now()
+        t0 = time.perf_counter()
+        task = tasks.load(spec.task, spec.size, spec.seed, **spec.task_options)
+        model = build_model(spec.model, task.input_size, task.output_size, task.kind,
+                            hidden_size=spec.hidden_size, backend=spec.backend,
+                            num_layers=spec.num_layers, seed=spec.seed)
+        result = fit(model, task, TrainConfig(**spec.train), seed=spec.seed, quiet=quiet)
+    finally:
+        torch.set_num_threads(previous_threads)
     return Run(
         config_hash=spec.key()[0], seed=spec.seed, model=spec.model, task=spec.task,
         size=spec.size, family=model_spec(spec.model).family, backend=spec.backend,

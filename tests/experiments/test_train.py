@@ -9,13 +9,6 @@ from experiments.runner import RunSpec, execute
 from experiments.train import TrainConfig, evaluate, fit
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_lstm_learns_damped_shm_quick():
     run = execute(RunSpec("lstm", "damped_shm", "quick"))
     assert run.metric == "mse" and run.value < 1e-2
@@ -23,6 +16,12 @@ def test_lstm_learns_damped_shm_quick():
     assert run.params == count_parameters(
         build_model("lstm", 1, 1, "regression", hidden_size=16))
     assert run.history[-1]["train_loss"] < run.history[0]["train_loss"]
+
+
+def test_execute_restores_the_thread_setting():
+    before = torch.get_num_threads()
+    execute(RunSpec("elman", "bessel_j2", train={"epochs": 1}), threads=1)
+    assert torch.get_num_threads() == before
 
 
 def test_runs_are_reproducible_from_the_seed():
