@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from classical.rnn import BackendSwitch, check_sequence, check_sizes
+from classical.rnn import BackendSwitch, check_sequence
 from kernels import fused
 from kernels.reference import linear_recurrence
 from kernels.scan import linear_recurrence_scan
@@ -51,11 +51,7 @@ class _MinimalRNN(BackendSwitch, nn.Module):
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  backend: str = "torch") -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size, num_layers)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.backend = backend
+        self._set_sizes(input_size, hidden_size, num_layers, backend)
         self.layers = nn.ModuleList(
             nn.Linear(input_size if k == 0 else hidden_size, self.n_proj * hidden_size)
             for k in range(num_layers)

@@ -55,8 +55,8 @@ def check_sizes(input_size: int, hidden_size: int, num_layers: int) -> None:
 
 
 class BackendSwitch:
-    """A settable ``backend`` attribute checked against the class's ``backends``; the
-    parameters stay where they are when it changes."""
+    """A settable ``backend`` attribute checked against the class's ``backends`` (the
+    parameters stay where they are when it changes), and the shared size fields."""
 
     backends: tuple[str, ...] = BACKENDS
 
@@ -69,22 +69,26 @@ class BackendSwitch:
     def backend(self, value: str) -> None:
         self._backend = check_backend(value, self.backends)
 
+    def _set_sizes(self, input_size: int, hidden_size: int, num_layers: int,
+                   backend: str) -> None:
+        """Validate and keep the sizes every recurrent model shares, and its backend."""
+        check_sizes(input_size, hidden_size, num_layers)
+        self.input_size = input_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.backend = backend
+
 
 class _Recurrent(BackendSwitch, nn.Module):
     """Shared plumbing: parameter container and backend switch; subclasses define
     ``_forward_layers`` (the reference layer loop)."""
 
     torch_cls: type[nn.RNNBase]
-    has_cell_state = False
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  backend: str = "torch", bias: bool = True, **rnn_kwargs) -> None:
         super().__init__()
-        check_sizes(input_size, hidden_size, num_layers)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.backend = backend
+        self._set_sizes(input_size, hidden_size, num_layers, backend)
         self.rnn = self.torch_cls(input_size, hidden_size, num_layers=num_layers, bias=bias,
                                   batch_first=True, **rnn_kwargs)
 
@@ -122,7 +126,6 @@ class LSTM(_Recurrent):
     """LSTM sequence model; ``state`` is ``(h, c)``, each ``(num_layers, B, H)``."""
 
     torch_cls = nn.LSTM
-    has_cell_state = True
 
     def _forward_layers(self, x, state):
         h0, c0 = (self._zeros(x), self._zeros(x)) if state is None else state
