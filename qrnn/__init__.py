@@ -22,6 +22,7 @@ by every time step and batch item; several circuits that read the same input fus
             z = block(x[:, t])             # (3) (batch, 4 circuits, 4) <Z_k>, autograd
             ...
 
+    # circuits reading different inputs, built once: gates4, outs2 = block6.split([4, 2])
     # (2) per-sample weights (fast weight programmer): a leading batch dimension
     theta = torch.zeros(32, *spec.weight_shape, dtype=torch.float64)
     z = ex.compile(theta)(torch.rand(32, 4, dtype=torch.float64))  # (32, 4)

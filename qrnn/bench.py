@@ -8,7 +8,9 @@ Measured in one process, warm, medians of interleaved repeats, float64:
     ``lightning.qubit`` (adjoint; PennyLane splits the broadcast batch);
 (b) one QLSTM-shaped training step: six 4-qubit circuits with shared weights, 4 sequential
     time steps whose inputs depend on the previous step's outputs, batch 10, forward +
-    backward: fast path vs the same workload through QNodes on ``default.qubit``;
+    backward: fast path (the six circuits built once per step and split into the four gate
+    circuits and the two output circuits) vs the same workload through QNodes (created once,
+    broadcast over the batch) on ``default.qubit``;
 (c) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
     fast path.
 
@@ -40,13 +42,17 @@ REFERENCE = "torchquantum 0.1.8 here: ~11 ms (4 qubits), ~115 ms (12 qubits)"
 
 
 def _median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
-    """Median seconds per callable, repeats interleaved across callables."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
+    """Median seconds per callable, repeats interleaved across callables.
+
+    Each timed call follows ``warmup`` untimed calls of the same callable, so every backend is
+    timed warm (its code and data in cache) even right after another backend ran; rounds
+    still alternate, so load changes on a shared machine hit all backends alike.
+    """
     times = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
+            for _ in range(warmup):
+                fn()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -106,8 +112,8 @@ def _qlstm_case(gen: torch.Generator) -> dict:
             h, y = zz[:, 0, :3], zz[:, 1] @ head
         return torch.mean((y - target) ** 2)
 
-    def fast():
-        gates, outs = CompiledBlock(spec, weights[:4]), CompiledBlock(spec, weights[4:])
+    def fast():  # one build of all six circuits per forward pass, as a QLSTM cell does it
+        gates, outs = CompiledBlock(spec, weights).split([4, 2])
         unroll(gates, outs).backward()
 
     vqc = _qnode(spec, "default.qubit", "backprop")

@@ -53,7 +53,7 @@ class Backend:
             (``"default.qubit"``, ``"lightning.qubit"``, ``"qiskit.aer"``, ``"qrnn.fast"``...).
         shots: None for exact values, or a positive int (finite-shot estimates).
         seed: int seed for sampling (fast path / device seed); None for a fresh one.
-        method: fast-path method, ``"auto"``, ``"unitary"`` or ``"gates"``.
+        method: fast-path method, ``"auto"``, ``"pauli"``, ``"unitary"`` or ``"gates"``.
         noise: a :class:`NoiseConfig`, only with ``name="qiskit.aer"``.
         diff_method: PennyLane differentiation method (``"best"`` picks backprop/adjoint/
             parameter-shift per device).

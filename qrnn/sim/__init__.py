@@ -5,8 +5,10 @@
 - :mod:`qrnn.sim.measure`: probabilities, <Z>, seeded sampling.
 - :mod:`qrnn.sim.block`: :class:`CompiledBlock`, a :class:`~qrnn.circuit.BlockSpec` with its
   weights fused once per forward pass.
-- :mod:`qrnn.sim.fused`: the unitary build and the per-step kernel as single autograd nodes
-  with hand-derived gradients.
+- :mod:`qrnn.sim.pauli`: the Pauli-basis readout of the ``"pauli"`` method (tables, transfer
+  matrices, Bloch vectors).
+- :mod:`qrnn.sim.fused`: the unitary and Pauli-readout builds and the per-step kernels as
+  single autograd nodes with hand-derived gradients.
 - :mod:`qrnn.sim.tape`: simulate an arbitrary PennyLane tape (used by the ``qrnn.fast`` device).
 """
 

@@ -1,7 +1,12 @@
 """Fast execution of a :class:`~qrnn.circuit.BlockSpec`: compile the weights once, call per step.
 
-Two methods, chosen by size and weight sharing (``method="auto"``):
+Three methods, chosen by size and weight sharing (``method="auto"``):
 
+* ``"pauli"``: for shared weights and very few qubits, the measured observables are evolved
+  back through the layers once per :class:`CompiledBlock` into a real ``(4**n, outputs)``
+  matrix (:mod:`qrnn.sim.pauli`); a call is the product of that matrix with the Pauli
+  features of the encoded product state, one autograd node whose forward pass also yields
+  the input Jacobian. Exact values only: states and shots go through the unitary.
 * ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
   dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
   the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call
@@ -19,6 +24,7 @@ float64 in complex128.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 
 import torch
@@ -31,7 +37,7 @@ from qrnn.circuit import (
     real_tensor,
 )
 from qrnn.sim.encode import encode
-from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ
+from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
 from qrnn.sim.gates import (
     apply_group,
     apply_permutation,
@@ -50,15 +56,20 @@ from qrnn.sim.measure import (
     z_signs,
 )
 
+PAULI_MAX_QUBITS = 6
+"""Largest block the ``"pauli"`` method accepts (4096 features per sample)."""
 UNITARY_MAX_QUBITS = 12
 """Largest block the ``"unitary"`` method accepts (a 4096 x 4096 complex matrix per circuit)."""
 GATES_MAX_QUBITS = 20
 """Largest block the ``"gates"`` method accepts (16 MiB per complex128 amplitude vector)."""
 GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
+AUTO_PAULI_MAX_QUBITS = 4
+"""``method="auto"`` takes the Pauli readout for shared weights up to this size (measured)."""
 AUTO_UNITARY_MAX_QUBITS = 6
 """``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
-METHODS = ("auto", "unitary", "gates")
+METHODS = ("auto", "pauli", "unitary", "gates")
+_LIMITS = {"pauli": PAULI_MAX_QUBITS, "unitary": UNITARY_MAX_QUBITS, "gates": GATES_MAX_QUBITS}
 
 
 def qubit_groups(n: int, size: int) -> tuple[tuple[int, int], ...]:
@@ -100,13 +111,16 @@ def choose_method(spec: BlockSpec, method: str, per_sample: bool) -> str:
         raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
     n = spec.n_qubits
     if method == "auto":
-        method = "unitary" if not per_sample and n <= AUTO_UNITARY_MAX_QUBITS else "gates"
-    if method == "unitary" and per_sample:
+        if per_sample or n > AUTO_UNITARY_MAX_QUBITS:
+            method = "gates"
+        else:
+            method = "pauli" if n <= AUTO_PAULI_MAX_QUBITS else "unitary"
+    if method != "gates" and per_sample:
         raise ValueError(
             f"method={method!r} needs shared weights of shape "
             f"{spec.weight_shape}; per-sample weights need method='gates' or 'auto'"
         )
-    limit = UNITARY_MAX_QUBITS if method == "unitary" else GATES_MAX_QUBITS
+    limit = _LIMITS[method]
     if n > limit:
         raise qubit_count_error(method, n, limit)
     return method
@@ -138,29 +152,73 @@ class CompiledBlock:
         self.dtype = stacked.dtype
         self.method = choose_method(spec, method, self.batch is not None)
         self._n_circuits = stacked.shape[0]
-        n, dim = spec.n_qubits, 2**spec.n_qubits
+        n = spec.n_qubits
         pairs = spec.entangler_pairs()
-        perm = cnot_permutation(pairs, n) if pairs else None
-        if self.method == "unitary" and spec.n_layers == 0:
-            self._unitary_rows = torch.eye(dim, dtype=complex_dtype(self.dtype)).repeat(
-                1, stacked.shape[0]
-            )
+        self._stacked, self._unitary_rows = stacked, None
+        if self.method == "pauli":
+            probs = spec.measurement == "probs"
+            self._readout = readout_matrix(stacked, spec.rotation, pairs, spec.wires, probs)
         elif self.method == "unitary":
-            inverse = inverse_permutation(pairs, n) if pairs else None
-            self._unitary_rows = BlockUnitary.apply(stacked, spec.rotation, perm, inverse)
+            self._unitary()
         else:
             mats = rotation_matrices(spec.rotation, stacked)  # (C, [B,] L, n, 2, 2)
             if self.batch is None:
                 mats = mats.unsqueeze(1)  # broadcast over the batch
             self._groups = qubit_groups(n, GROUP_QUBITS)
+            perm = cnot_permutation(pairs, n) if pairs else None
             self._fused, self._perm = layer_matrices(mats, self._groups), perm
+
+    def _unitary(self) -> torch.Tensor:
+        """The C transposed unitaries side by side, ``(2**n, C * 2**n)`` (built on first use)."""
+        if self._unitary_rows is None:
+            n, pairs = self.spec.n_qubits, self.spec.entangler_pairs()
+            if self.spec.n_layers == 0:
+                eye = torch.eye(2**n, dtype=complex_dtype(self.dtype))
+                self._unitary_rows = eye.repeat(1, self._n_circuits)
+            else:
+                perm = cnot_permutation(pairs, n) if pairs else None
+                inverse = inverse_permutation(pairs, n) if pairs else None
+                self._unitary_rows = BlockUnitary.apply(
+                    self._stacked, self.spec.rotation, perm, inverse
+                )
+        return self._unitary_rows
+
+    def split(self, sizes: Sequence[int]) -> list[CompiledBlock]:
+        """This block's circuits in consecutive groups, each callable on its own input.
+
+        One build for circuits that read different inputs (QLSTM: four gate circuits on
+        ``[x_t, h]``, two output circuits on ``o * tanh(c)``): ``gates, outs =
+        CompiledBlock(spec, six_weights).split([4, 2])``. Each group behaves as a
+        :class:`CompiledBlock` of a sequence of ``size`` weight tensors; gradients flow back
+        to the one build.
+        """
+        if sum(sizes) != self._n_circuits or min(sizes, default=0) < 1:
+            raise ValueError(f"sizes={list(sizes)} must be positive and sum to {self._n_circuits}")
+        groups, start = [], 0
+        for size in sizes:
+            group = copy.copy(self)
+            group.multi, group._n_circuits = True, size
+            cut = slice(start, start + size)
+            group._stacked = self._stacked[cut]
+            if self._unitary_rows is not None:
+                dim = 2**self.spec.n_qubits
+                group._unitary_rows = self._unitary_rows[:, start * dim : (start + size) * dim]
+            if self.method == "pauli":
+                width = self._readout.shape[1] // self._n_circuits
+                group._readout = self._readout[:, start * width : (start + size) * width]
+            elif self.method == "gates":
+                group._fused = [mat[cut] for mat in self._fused]
+            groups.append(group)
+            start += size
+        return groups
 
     def states(self, x) -> torch.Tensor:
         """Final states ``(batch, C, 2**n)`` complex for inputs ``x`` ``([batch,] n_qubits)``."""
         return self._states(check_inputs(self.spec, x))
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
-        xb = x.to(self.dtype) if x.ndim == 2 else x.to(self.dtype).unsqueeze(0)
+        xb = x if x.dtype == self.dtype else x.to(self.dtype)
+        xb = xb if x.ndim == 2 else xb.unsqueeze(0)
         if self.batch is not None:
             if x.ndim == 2 and x.shape[0] != self.batch:
                 raise ValueError(
@@ -171,8 +229,8 @@ class CompiledBlock:
 
     def _states(self, x: torch.Tensor) -> torch.Tensor:
         psi = encode(self.spec.encoding, self._inputs(x))  # (B, dim)
-        if self.method == "unitary":
-            out = psi @ self._unitary_rows
+        if self.method != "gates":
+            out = psi @ self._unitary()
             return out.reshape(psi.shape[0], self._n_circuits, -1)
         state = psi.unsqueeze(0)  # (1, B, dim)
         out = apply_layers(self.spec, state, self._fused, self._groups, self._perm)  # (C, B, dim)
@@ -194,10 +252,15 @@ class CompiledBlock:
         if shots is not None and not isinstance(generator, torch.Generator):
             raise TypeError("shots were given without generator=torch.Generator(); seed one")
         x = check_inputs(spec, x)
+        if self.method == "pauli" and shots is None:
+            out = PauliReadout.apply(
+                self._inputs(x), self._readout, self._n_circuits, spec.encoding
+            )
+            return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
         if self.method == "unitary" and spec.measurement == "z" and shots is None:
             signs = z_signs(n, wires, self.dtype)
-            out = EncodedExpvalZ.apply(self._inputs(x), self._unitary_rows, signs, spec.encoding)
+            out = EncodedExpvalZ.apply(self._inputs(x), self._unitary(), signs, spec.encoding)
             return self._shape(out, x)
         states = self._states(x)  # (B, C, dim)
         if shots is None and spec.measurement == "z":

@@ -1,10 +1,13 @@
-"""Fused kernels of the ``"unitary"`` method, each one autograd node with a hand-derived VJP.
+"""Fused kernels of the ``"unitary"`` and ``"pauli"`` methods, each one autograd node with a
+hand-derived VJP.
 
 A recurrent cell builds its block once per forward pass and calls it once per time step; at
 4 qubits each is a few kilobytes of arithmetic, so the cost is the number of tensor operations
-and autograd nodes, not FLOPs. :class:`BlockUnitary` builds the unitaries from the weights;
-:class:`EncodedExpvalZ` runs a step (input encoding, product state, the unitary, <Z>
-readout). Both are checked against autograd and ``torch.autograd.gradcheck`` in the tests.
+and autograd nodes, not FLOPs. ``"unitary"``: :class:`BlockUnitary` builds the unitaries from
+the weights; :class:`EncodedExpvalZ` runs a step (input encoding, product state, the unitary,
+<Z> readout). ``"pauli"`` (:mod:`qrnn.sim.pauli`): :class:`ReadoutMatrix` builds the real
+readout matrix from the weights; :class:`PauliReadout` runs a step. All are checked against
+autograd, ``torch.autograd.gradcheck`` and default.qubit in the tests.
 """
 
 from __future__ import annotations
@@ -13,6 +16,15 @@ import torch
 
 from qrnn.sim.encode import qubit_states, qubit_states_and_derivative
 from qrnn.sim.gates import kron_tree, rotation_matrices, rotation_vjp
+from qrnn.sim.pauli import (
+    bloch_vectors,
+    derivative_slots,
+    kron_vectors,
+    kron_vjp,
+    measured_factors,
+    readout_plan,
+    rotation_transfer,
+)
 
 
 def _kron_rests(vecs: torch.Tensor) -> list[torch.Tensor]:
@@ -142,3 +154,146 @@ class EncodedExpvalZ(torch.autograd.Function):
             g_amps = _kron_vjp(amps, rests, g_phi @ rows.conj().T)
             g_x = (g_amps * damps.conj()).real.sum(-1)
         return g_x, g_rows, None, None
+
+
+def readout_matrix(weights, kind, pairs, wires, probs) -> torch.Tensor:
+    """The ``"pauli"`` method's ``(4**n, C * M)`` readout (:class:`ReadoutMatrix`).
+
+    Args:
+        weights: ``(C, L, n, k)`` rotation angles; kind: rotation name; pairs: the CNOT
+            pairs of one entangling layer; wires, probs: what is measured.
+    """
+    circuits, layers, n = weights.shape[:3]
+    if layers > 0:
+        plan = readout_plan(kind, tuple(pairs), tuple(wires), probs, n, layers, weights.dtype)
+        return ReadoutMatrix.apply(weights, plan)
+    ident, zpart = measured_factors(n, tuple(wires), probs, weights.dtype)
+    return kron_vectors(ident + zpart).repeat(circuits, 1).T  # no weights: a constant
+
+
+class ReadoutMatrix(torch.autograd.Function):
+    """The measured observables in the Heisenberg picture, in the Pauli basis (L >= 1).
+
+    Inputs:
+        weights: ``(C, L, n, k)``; plan: the block's :class:`~qrnn.sim.pauli.ReadoutPlan`.
+
+    Output: ``(4**n, C * M)``, circuit-major columns, such that the outputs of a step are
+    ``feat @ R`` for the Pauli features ``feat`` of the encoded product state.
+
+    Forward (``o`` a row of Pauli coefficients, Heisenberg order): the last rotation layer
+    keeps each observable a Kronecker product and only Z rows of its transfer matrices enter
+    (``I T = I``); the CNOT layer before it maps the few resulting strings to signed strings
+    (:func:`~qrnn.sim.pauli.landing_strings`); the rotation layer before that turns each into
+    a Kronecker product of transfer-matrix rows, ``rows = coeffs @ kron(strings)``; earlier
+    layers (L > 2) act on the dense rows one qubit at a time; a CNOT layer is a signed
+    permutation. Backward retraces it with :func:`~qrnn.sim.pauli.kron_vjp`, products by the
+    transposes, and ``g_w = <g_T, dT / dw>`` from :func:`~qrnn.sim.pauli.rotation_transfer`.
+    """
+
+    @staticmethod
+    def forward(ctx, weights, plan):
+        circuits, layers, n = weights.shape[:3]
+        transfer, dtransfer = rotation_transfer(plan.kind, weights, derivative=True)
+        zrows = transfer[:, -1, :, 3]  # (C, n, 4): Z after the last rotation layer
+        ctx.plan, ctx.circuits = plan, circuits
+        saved = [dtransfer]
+        if layers == 1:
+            vecs = plan.ident + plan.zpart * zrows.unsqueeze(1)  # (C, M, n, 4)
+            rows = kron_vectors(vecs)
+            saved.append(vecs)
+        else:
+            on_wires = zrows[:, plan.wires]  # (C, m, 4)
+            if plan.z_mask is None:  # probs: (I +- Z) / 2 on every measured wire
+                factors = plan.ident[:, plan.wires] + plan.zpart[:, plan.wires] * on_wires[:, None]
+                coeffs = kron_vectors(factors) * plan.string_sign  # (C, M, 4**m)
+                saved.append(factors)
+            else:  # block diagonal: row m has X, Y, Z on wires[m] only
+                coeffs = on_wires[..., 1:].reshape(circuits, 1, -1) * plan.z_mask
+            strings = transfer[:, -2].reshape(circuits, 4 * n, 4).index_select(1, plan.index)
+            strings = strings.reshape(circuits, -1, n, 4)  # (C, S, n, 4)
+            terms = kron_vectors(strings)
+            rows = coeffs @ terms  # (C, M, 4**n)
+            saved += [coeffs, strings, terms, transfer[:, : layers - 2]]
+            for layer in range(layers - 3, -1, -1):
+                if plan.image is not None:
+                    rows = rows[..., plan.image] * plan.sign.T
+                for q in range(n):
+                    view = rows.reshape(circuits, -1, 4, 4 ** (n - 1 - q))
+                    saved.append(view)
+                    rows = torch.einsum("cmar,cab->cmbr", view, transfer[:, layer, q])
+        ctx.save_for_backward(*saved)
+        rows = rows.reshape(-1, 4**n).T
+        return rows if plan.image is None else rows.index_select(0, plan.image) * plan.sign
+
+    @staticmethod
+    def backward(ctx, grad):
+        dtransfer, *saved = ctx.saved_tensors
+        plan, circuits = ctx.plan, ctx.circuits
+        layers, n = dtransfer.shape[1:3]
+        g_transfer = torch.zeros(dtransfer.shape[:3] + (4, 4), dtype=grad.dtype)
+        if plan.image is not None:
+            grad = (grad * plan.sign).index_select(0, plan.inverse)
+        g_rows = grad.T.reshape(circuits, -1, 4**n)
+        if layers == 1:
+            g_transfer[:, -1, :, 3] = (kron_vjp(saved[0], g_rows) * plan.zpart).sum(1)
+        else:
+            factors = saved.pop(0) if plan.z_mask is None else None
+            coeffs, strings, terms, early, *views = saved
+            for layer in range(layers - 2):  # undo the dense layers, first applied last
+                for q in reversed(range(n)):
+                    view = views.pop()
+                    g_out = g_rows.reshape(view.shape)
+                    g_transfer[:, layer, q] = torch.einsum("cmar,cmbr->cab", view, g_out)
+                    g_rows = torch.einsum("cmbr,cab->cmar", g_out, early[:, layer, q])
+                g_rows = g_rows.reshape(circuits, -1, 4**n)
+                if plan.image is not None:
+                    g_rows = (g_rows * plan.sign.T)[..., plan.inverse]
+            g_coeffs = g_rows @ terms.transpose(-1, -2)
+            g_strings = kron_vjp(strings, coeffs.transpose(-1, -2) @ g_rows)
+            g_prev = torch.zeros(circuits, 4 * n, 4, dtype=grad.dtype)
+            g_prev.index_add_(1, plan.index, g_strings.reshape(circuits, -1, 4))
+            g_transfer[:, -2] = g_prev.reshape(circuits, n, 4, 4)
+            if factors is not None:
+                g_factors = kron_vjp(factors, g_coeffs * plan.string_sign)
+                g_wires = (g_factors * plan.zpart[:, plan.wires]).sum(1)  # (C, m, 4)
+            else:
+                g_z = (g_coeffs * plan.z_mask).sum(1).reshape(circuits, -1, 3)
+                g_wires = torch.nn.functional.pad(g_z, (1, 0))
+            g_transfer[:, -1, plan.wires, 3] = g_wires
+        return (dtransfer * g_transfer.unsqueeze(-3)).sum((-1, -2)), None
+
+
+class PauliReadout(torch.autograd.Function):
+    """``out[b] = kron_q bloch(x[b, q]) @ readout`` (one step of a block, all its circuits).
+
+    Inputs:
+        x: ``(B, n)`` real inputs; readout: ``(4**n, C * m)`` real (:func:`readout_matrix`);
+        circuits: C; kind: encoding name (no gradient).
+
+    Output: ``(B, C, m)``.
+
+    When ``x`` needs a gradient, the forward product also takes the n derivative features
+    (``kron`` with ``d bloch / d x_q`` in slot q, :func:`~qrnn.sim.pauli.derivative_slots`),
+    giving the Jacobian ``J (B, n, M)``; backward: ``g_x = J g``, ``g_readout = feat^T g``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, readout, circuits, kind):
+        batch, n = x.shape
+        vecs, dvecs = bloch_vectors(kind, x, ctx.needs_input_grad[0])  # (B, n, 4)
+        if dvecs is None:
+            vecs = vecs.unsqueeze(1)
+        else:
+            vecs = torch.where(derivative_slots(n), dvecs.unsqueeze(1), vecs.unsqueeze(1))
+        feats = kron_vectors(vecs)  # (B, 1 [+ n], 4**n)
+        out = (feats.reshape(-1, readout.shape[0]) @ readout).reshape(batch, -1, readout.shape[1])
+        ctx.save_for_backward(feats[:, 0], out[:, 1:])
+        return out[:, 0].reshape(batch, circuits, -1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        feats, jacobian = ctx.saved_tensors
+        grad = grad.reshape(grad.shape[0], -1)
+        g_x = (jacobian * grad.unsqueeze(1)).sum(-1) if ctx.needs_input_grad[0] else None
+        g_readout = feats.T @ grad if ctx.needs_input_grad[1] else None
+        return g_x, g_readout, None, None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pennylane as qml
 import pytest
 import torch
@@ -13,11 +14,18 @@ from hypothesis import strategies as st
 
 from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, run_block
-from qrnn.sim.block import GATES_MAX_QUBITS, UNITARY_MAX_QUBITS
+from qrnn.sim.block import GATES_MAX_QUBITS, PAULI_MAX_QUBITS, UNITARY_MAX_QUBITS
 from qrnn.sim.encode import encode, qubit_states, qubit_states_and_derivative
-from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ
+from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
 from qrnn.sim.gates import cnot_permutation, inverse_permutation, rotation_matrices
 from qrnn.sim.measure import z_signs
+from qrnn.sim.pauli import bloch_vectors, clifford_action, rotation_transfer
+
+
+def _shared_methods(spec: BlockSpec) -> list[str]:
+    """Every method that takes shared weights at this size."""
+    methods = ["pauli"] if spec.n_qubits <= PAULI_MAX_QUBITS else []
+    return methods + (["unitary", "gates"] if spec.n_qubits <= 8 else ["gates"])
 
 
 @settings(max_examples=25, deadline=None)
@@ -32,7 +40,7 @@ def test_fast_equals_default_qubit_values_and_gradients(spec, seed, batch, per_s
     x, w = random_args(spec, seed, batch, per_sample)
     x.requires_grad_(), w.requires_grad_()
     ref = reference(spec, x, w)
-    methods = ["gates"] if per_sample or spec.n_qubits > 8 else ["unitary", "gates"]
+    methods = ["gates"] if per_sample else _shared_methods(spec)
     # a fixed random cotangent so every output's gradient is checked
     cot = torch.randn(ref.shape, generator=torch.Generator().manual_seed(seed), dtype=ref.dtype)
     gx_ref, gw_ref = _grads((ref * cot).sum(), x, w)
@@ -68,7 +76,7 @@ def _grads(total, *inputs):
 @given(spec=block_specs(max_qubits=8), seed=st.integers(0, 2**16))
 def test_states_stay_normalized(spec, seed):
     x, w = random_args(spec, seed, 4, per_sample=False)
-    for method in ("unitary", "gates"):
+    for method in _shared_methods(spec):
         states = CompiledBlock(spec, w, method).states(x)
         norms = states.abs().square().sum(-1)
         torch.testing.assert_close(norms, torch.ones_like(norms), atol=1e-12, rtol=0)
@@ -115,7 +123,7 @@ def test_several_circuits_sharing_an_input_equal_separate_runs():
     gen = torch.Generator().manual_seed(1)
     ws = [spec.init_weights(gen, scale=1.0) for _ in range(3)]
     x = torch.randn(5, 4, generator=gen, dtype=torch.float64)
-    for method in ("unitary", "gates"):
+    for method in ("pauli", "unitary", "gates"):
         together = CompiledBlock(spec, ws, method)(x)
         assert together.shape == (5, 3, 4)
         for c, w in enumerate(ws):
@@ -139,7 +147,7 @@ def test_float32_runs_in_complex64_close_to_float64():
     gen = torch.Generator().manual_seed(3)
     w = spec.init_weights(gen, scale=1.0)
     x = torch.randn(4, 5, generator=gen, dtype=torch.float64)
-    for method in ("unitary", "gates"):
+    for method in ("pauli", "unitary", "gates"):
         block = CompiledBlock(spec, w.float(), method)
         assert block.states(x.float()).dtype == torch.complex64
         out = block(x.float())
@@ -218,6 +226,13 @@ def test_bad_method_and_size_errors_name_the_limit():
     small = BlockSpec(2, 1, rotation="ry")
     with pytest.raises(ValueError, match="per-sample weights need method='gates'"):
         CompiledBlock(small, torch.zeros(3, 1, 2, 1), "unitary")
+    with pytest.raises(ValueError, match="per-sample weights need method='gates'"):
+        CompiledBlock(small, torch.zeros(3, 1, 2, 1), "pauli")
+    wide = BlockSpec(PAULI_MAX_QUBITS + 1, 1, rotation="ry")
+    with pytest.raises(ValueError, match=f"'pauli' method's limit of {PAULI_MAX_QUBITS} qubits"):
+        CompiledBlock(wide, torch.zeros(wide.weight_shape), "pauli")
+    with pytest.raises(ValueError, match="sizes=\\[2, 2\\] must be positive and sum to 3"):
+        CompiledBlock(small, [torch.zeros(1, 2, 1)] * 3).split([2, 2])
     with pytest.raises(ValueError, match="x has batch 2 but the per-sample weights have batch 3"):
         CompiledBlock(small, torch.zeros(3, 1, 2, 1))(torch.zeros(2, 2))
     with pytest.raises(ValueError, match="shots=0 must be None"):
@@ -242,3 +257,103 @@ def test_shot_estimates_within_four_sigma_and_seed_reproducible(measurement):
     assert ((est - exact).abs() <= 4 * sigma).all()
     again = run_block(spec, x, w, shots=shots, generator=torch.Generator().manual_seed(9))
     assert torch.equal(est, again)
+
+
+@pytest.mark.parametrize("method", ["pauli", "unitary", "gates"])
+def test_split_groups_equal_default_qubit_with_gradients(method):
+    """One build of six circuits split into groups reading different inputs (QLSTM's cell)."""
+    spec = BlockSpec(4, 2, measured=(1, 3, 0))
+    gen = torch.Generator().manual_seed(7)
+    ws = [spec.init_weights(gen, scale=1.0).requires_grad_() for _ in range(6)]
+    x1 = torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    x2 = torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    gates, outs = CompiledBlock(spec, ws, method).split([4, 2])
+    z1, z2 = gates(x1), outs(x2)
+    ref1 = torch.stack([reference(spec, x1, w) for w in ws[:4]], 1)
+    ref2 = torch.stack([reference(spec, x2, w) for w in ws[4:]], 1)
+    torch.testing.assert_close(z1, ref1, atol=TOL, rtol=0)
+    torch.testing.assert_close(z2, ref2, atol=TOL, rtol=0)
+    alone = CompiledBlock(spec, [w.detach() for w in ws[4:]], method).states(x2)
+    torch.testing.assert_close(outs.states(x2), alone, atol=1e-12, rtol=0)
+    inputs = (x1, x2, *ws)
+    got = torch.autograd.grad((z1 * 1.5).sum() + (z2**2).sum(), inputs)
+    want = torch.autograd.grad((ref1 * 1.5).sum() + (ref2**2).sum(), inputs)
+    for g, r in zip(got, want, strict=True):
+        torch.testing.assert_close(g, r, atol=TOL, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        BlockSpec(3, 2, "qlstm", "ring2", "rot", measured=(2, 0)),
+        BlockSpec(3, 1, "ry", "ring", "rz", "probs", measured=(1, 2)),
+        BlockSpec(2, 3, "h_ry", "brick", "rx", "probs"),
+        BlockSpec(3, 3, "rx", "none", "ry"),
+    ],
+)
+def test_pauli_readout_gradcheck(spec):
+    gen = torch.Generator().manual_seed(8)
+    w = torch.randn(2, *spec.weight_shape, generator=gen, dtype=torch.float64, requires_grad=True)
+    x = torch.randn(3, spec.n_qubits, generator=gen, dtype=torch.float64, requires_grad=True)
+    probs = spec.measurement == "probs"
+
+    def run(x, w):
+        readout = readout_matrix(w, spec.rotation, spec.entangler_pairs(), spec.wires, probs)
+        return PauliReadout.apply(x, readout, 2, spec.encoding)
+
+    assert torch.autograd.gradcheck(run, (x, w))
+
+
+_PAULI_MATS = [qml.matrix(op) for op in (qml.Identity(0), qml.X(0), qml.Y(0), qml.Z(0))]
+
+
+@pytest.mark.parametrize("kind", ["rot", "rx", "ry", "rz"])
+def test_rotation_transfer_and_derivative_match_pennylane(kind):
+    """T[a, b] = Tr(P_a G P_b G^dag) / 2 of PennyLane's gate matrix; dT by autograd."""
+    gen = torch.Generator().manual_seed(9)
+    angles = torch.randn(4, 3 if kind == "rot" else 1, generator=gen, dtype=torch.float64)
+    ops = {"rot": qml.Rot, "rx": qml.RX, "ry": qml.RY, "rz": qml.RZ}
+    gates = ops[kind].compute_matrix(*angles.T).numpy()  # (4, 2, 2)
+    paulis = torch.tensor(np.array(_PAULI_MATS))
+    expected = (
+        torch.einsum(
+            "aij,gjk,bkl,gil->gab", paulis, torch.tensor(gates), paulis, torch.tensor(gates).conj()
+        ).real
+        / 2
+    )
+    transfer, d_transfer = rotation_transfer(kind, angles, derivative=True)
+    torch.testing.assert_close(transfer, expected, atol=1e-14, rtol=0)
+    jac = torch.autograd.functional.jacobian(lambda a: rotation_transfer(kind, a), angles)
+    torch.testing.assert_close(d_transfer, torch.einsum("gabgk->gkab", jac), atol=1e-14, rtol=0)
+
+
+def test_clifford_action_matches_conjugation_by_the_cnot_layer():
+    spec = BlockSpec(3, 1, entangler="ring2")
+    pairs = spec.entangler_pairs()
+    layer = qml.matrix(
+        qml.tape.QuantumScript([qml.CNOT([c, t]) for c, t in pairs]), wire_order=range(3)
+    )
+    image, sign = clifford_action(pairs, 3, torch.float64)
+    for b in range(64):
+        digits = [(b >> (2 * (2 - q))) & 3 for q in range(3)]
+        string = np.kron(
+            np.kron(_PAULI_MATS[digits[0]], _PAULI_MATS[digits[1]]), _PAULI_MATS[digits[2]]
+        )
+        a = int(image[b])
+        target = [(a >> (2 * (2 - q))) & 3 for q in range(3)]
+        image_string = np.kron(
+            np.kron(_PAULI_MATS[target[0]], _PAULI_MATS[target[1]]), _PAULI_MATS[target[2]]
+        )
+        np.testing.assert_allclose(layer @ string @ layer.conj().T, float(sign[b]) * image_string)
+
+
+@pytest.mark.parametrize("kind", ["qlstm", "ry", "rx", "h_ry"])
+def test_bloch_vectors_match_encoded_states_and_autograd(kind):
+    x = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64).reshape(1, 11)
+    vecs, d_vecs = bloch_vectors(kind, x, derivative=True)
+    amps = qubit_states(kind, x)  # (1, 11, 2)
+    paulis = torch.tensor(np.array(_PAULI_MATS))
+    expected = torch.einsum("bqi,aij,bqj->bqa", amps.conj(), paulis, amps).real
+    torch.testing.assert_close(vecs, expected, atol=1e-14, rtol=0)
+    jac = torch.autograd.functional.jacobian(lambda t: bloch_vectors(kind, t)[0], x)
+    torch.testing.assert_close(d_vecs, torch.einsum("bqabq->bqa", jac), atol=1e-14, rtol=0)
