@@ -1,8 +1,9 @@
 """Policy-gradient training of recurrent policies on gymnasium environments.
 
 REINFORCE with a learned baseline (the value head of
-:class:`experiments.models.SequenceModel`): one "epoch" is one training episode; the policy
-runs one step at a time, carrying its recurrent state. The score is the mean return of
+:class:`experiments.models.SequenceModel`, fitted to the episode's discounted returns
+normalised to zero mean and unit deviation): one "epoch" is one training episode; the
+policy runs one step at a time, carrying its recurrent state. The score is the mean return of
 ``eval_episodes`` greedy episodes with their own seeds.
 """
 
@@ -80,13 +81,13 @@ def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False
                 g = r + GAMMA * g
                 returns.append(g)
             returns = torch.tensor(returns[::-1], dtype=dtype)
+            if len(rewards) > 1:  # normalised returns: the value head learns a unit scale
+                returns = (returns - returns.mean()) / (returns.std() + 1e-8)
             values_t = torch.stack(values)
             advantage = returns - values_t.detach()
-            advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8) \
-                if len(rewards) > 1 else advantage
-            loss = (-(torch.stack(log_probs) * advantage).sum()
-                    + 0.5 * F.smooth_l1_loss(values_t, returns, reduction="sum")
-                    - ENTROPY * torch.stack(entropies).sum()) / len(rewards)
+            loss = (-(torch.stack(log_probs) * advantage).mean()
+                    + 0.5 * F.mse_loss(values_t, returns)
+                    - ENTROPY * torch.stack(entropies).mean())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_grad > 0:

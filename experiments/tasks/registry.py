@@ -183,7 +183,7 @@ _PARITY = {"quick": {"epochs": 30, "batch_size": 32, "lr": 0.01, "hidden_size": 
            "full": {"epochs": 100, "batch_size": 32, "lr": 0.003, "hidden_size": 64}}
 _LM = {"quick": {"epochs": 6, "batch_size": 16, "lr": 0.01, "hidden_size": 64},
        "full": {"epochs": 20, "batch_size": 64, "lr": 0.003, "hidden_size": 256}}
-_RL = {"quick": {"epochs": 150, "batch_size": 1, "lr": 0.01, "hidden_size": 16},
+_RL = {"quick": {"epochs": 200, "batch_size": 1, "lr": 0.01, "hidden_size": 16},
        "full": {"epochs": 1000, "batch_size": 1, "lr": 0.005, "hidden_size": 32}}
 
 _GEN = "generated in code"
