@@ -135,11 +135,10 @@ class AnalogLinear(nn.Module):
                 y_analog = analog_mvm(x2.detach(), state, adc, self.config, self._read_rng)
             y_float = F.linear(x2, self.weight)
             y = y_float + (y_analog - y_float).detach()
+            y = y if self.bias is None else y + self.bias
         else:
             state, adc = self.programmed()
-            y = analog_mvm(x2, state, adc, self.config, self._read_rng)
-        if self.bias is not None:
-            y = y + self.bias
+            y = analog_mvm(x2, state, adc, self.config, self._read_rng, bias=self.bias)
         return y.reshape(*lead, self.out_features)
 
 

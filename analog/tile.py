@@ -19,9 +19,19 @@ Signal chain of :func:`analog_mvm` for an input ``x`` (batch, in_features):
    in distribution for independent Gaussian device noise) plus the ADC's
    ``noise_std^2``;
 5. ADC per tile, then scale, sum over row tiles, undo input scaling, apply the drift
-   compensation gain. Linear ADCs (:class:`analog.converters.LinearAdc`) take a fast
-   path that works in LSB units and folds the output levels into the scales; every
-   other ADC goes through ``adc.convert``; tests hold the two paths together.
+   compensation gain, add the digital bias. Linear ADCs
+   (:class:`analog.converters.LinearAdc`) take a fast path that works in LSB units and
+   folds the output levels into the scales; every other ADC goes through
+   ``adc.convert``; tests hold the two paths together.
+
+For a linear ADC on float32 CPU tensors without autograd, steps 1-2 and 4-5 run as two
+compiled C passes around the ``bmm`` of step 3, :func:`kernels.adc.inputs` and
+:func:`kernels.adc.readout` (as some 35 torch operations, a dozen of them passes over the
+column values, they made the realistic preset 3.1-4.4x slower than ``nn.Linear``). The
+readout draws the same distribution of noise (the quantiles of :func:`standard_normal`,
+picked by a counter-based generator seeded from ``rng``) and produces the same ADC codes;
+the torch path stays as the reference (``fused=False``) and as the fallback without a C
+compiler.
 
 The input is any matrix whose columns are the layer's rows: RNN cells pass their
 already-concatenated ``[x, h]``.
@@ -30,6 +40,7 @@ already-concatenated ``[x, h]``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
@@ -38,6 +49,7 @@ from torch import Tensor
 from analog.config import CrossbarConfig
 from analog.converters import Adc, Dac, LinearAdc
 from analog.devices import ProgrammedLayer
+from kernels import adc as kernels_adc
 
 
 def check_input(x: Tensor, in_features: int) -> None:
@@ -78,8 +90,9 @@ def standard_normal(shape: tuple[int, ...], rng: np.random.Generator) -> Tensor:
 
 
 def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConfig,
-               rng: np.random.Generator | None = None) -> Tensor:
-    """Analog product ``x @ W.T`` of a programmed layer (bias not included).
+               rng: np.random.Generator | None = None, bias: Tensor | None = None,
+               fused: bool = True) -> Tensor:
+    """Analog product ``x @ W.T`` of a programmed layer, plus the digital ``bias``.
 
     Args:
         x: inputs, shape ``(batch, in_features)`` (for an RNN cell, the concatenated
@@ -89,6 +102,11 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
             offsets must broadcast to ``(R, batch, C * tile_cols)``.
         config: the crossbar configuration the layer was programmed with.
         rng: source of read and comparator noise (needed when either is nonzero).
+        bias: ``(out_features,)`` added digitally in output units, or None.
+        fused: run the steps before and after the array product as compiled passes
+            (:mod:`kernels.adc`) where they apply: a linear ADC, float32 CPU tensors, no
+            gradient to keep. False runs the torch path, which is also the fallback
+            (warned once) without a C compiler.
 
     Returns:
         ``(batch, out_features)`` in output units (weight units x input units).
@@ -97,6 +115,11 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
     n_r, rows, _ = layer.weights.shape
     read_sigma = config.read_noise_rel * config.g_max_us / config.window_us
     noisy = read_sigma > 0 or adc.noise_std > 0
+    if noisy and rng is None:
+        raise ValueError("rng=None is not allowed with read or comparator noise: "
+                         "expected a numpy.random.Generator")
+    if fused and _fusable(x, adc, bias):
+        return _fused_mvm(x, layer, adc, config, rng if noisy else None, read_sigma, bias)
     exact = config.dac_bits is None and config.dac_range is None and adc.kind == "ideal"
     # scaling is the identity when nothing between DAC and ADC depends on the input scale
     xn, s = (x, 1.0) if exact and not noisy else scale_inputs(x, config)
@@ -112,9 +135,6 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
     unit = 1.0 / adc.lsb if isinstance(adc, LinearAdc) else 1.0
     m = torch.bmm(xt * unit if unit != 1.0 else xt, layer.weights.to(x.dtype))
     if noisy:
-        if rng is None:
-            raise ValueError("rng=None is not allowed with read or comparator noise: "
-                             "expected a numpy.random.Generator")
         sigma = xt.square().sum(dim=2, keepdim=True).mul_(2 * read_sigma**2)
         sigma = sigma.add_(adc.noise_std**2).sqrt_().mul_(math.sqrt(2.0) * unit)
         m = m.addcmul_(_erfinv_uniform(tuple(m.shape), rng).to(m.dtype), sigma)
@@ -130,7 +150,48 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
         y = y[:, : layer.out_features]
     if not isinstance(s, float) or s != 1.0:
         y = y.mul_(s)
-    return y.mul_(layer.output_gain) if layer.output_gain != 1.0 else y
+    y = y.mul_(layer.output_gain) if layer.output_gain != 1.0 else y
+    return y if bias is None else y + bias
+
+
+_warned = False
+
+
+def _fusable(x: Tensor, adc: Adc, bias: Tensor | None) -> bool:
+    """Whether the compiled path (:mod:`kernels.adc`) applies; warns once if only the C
+    compiler is missing."""
+    global _warned
+    if not isinstance(adc, LinearAdc) or not all(
+            t.dtype == torch.float32 and t.is_cpu for t in (x, bias, adc.offset)
+            if isinstance(t, Tensor)):
+        return False
+    if torch.is_grad_enabled() and (x.requires_grad or (bias is not None
+                                                        and bias.requires_grad)):
+        return False
+    if kernels_adc.available():
+        return True
+    if not _warned:
+        warnings.warn(f"fused ADC kernel unavailable ({kernels_adc.BUILD_ERROR}); running the "
+                      "torch path instead", RuntimeWarning, stacklevel=3)
+        _warned = True
+    return False
+
+
+def _fused_mvm(x: Tensor, layer: ProgrammedLayer, adc: LinearAdc, config: CrossbarConfig,
+               rng: np.random.Generator | None, read_sigma: float, bias: Tensor | None
+               ) -> Tensor:
+    """:func:`analog_mvm` for a linear ADC as input pass, ``bmm``, readout pass (see
+    :mod:`kernels.adc`); ``rng`` is None without noise."""
+    n_r, rows, _ = layer.weights.shape
+    unit = 1.0 / adc.lsb
+    noise = None if rng is None else (2 * read_sigma**2, adc.noise_std**2)
+    xt, s, sigma = kernels_adc.inputs(x, n_r, rows, unit, config.dac_range, config.dac_bits,
+                                      noise)
+    m = torch.bmm(xt, layer.weights.to(x.dtype))
+    seed = 0 if rng is None else int(rng.bit_generator.random_raw())
+    return kernels_adc.readout(m, layer.scale.to(x.dtype), adc.lsb, adc.bits, adc.offset,
+                               sigma, seed, s, layer.output_gain,
+                               None if bias is None else bias.detach(), layer.out_features)
 
 
 def _digitize_linear(m_lsb: Tensor, adc: LinearAdc, scale: Tensor) -> Tensor:

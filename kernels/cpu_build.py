@@ -20,7 +20,8 @@ The shared object is cached under ``$QRNN_KERNEL_CACHE`` (default
 CPU's feature flags (``-march=native``, dropped if the compiler rejects it); a concurrent
 first use by several processes is safe (atomic rename). If no compiler is found or the build
 fails, :func:`load` returns ``None`` and records why in :data:`BUILD_ERROR`; :mod:`kernels.fused`
-then warns once and runs :mod:`kernels.reference`.
+then warns once and runs :mod:`kernels.reference`. Other C libraries (the fused ADC
+readout of :mod:`kernels.adc`) are built the same way by :func:`load_library`.
 """
 
 from __future__ import annotations
@@ -60,11 +61,11 @@ def _compiler() -> str | None:
     return None
 
 
-def _compile(cc: str, target: Path) -> None:
+def _compile(cc: str, target: Path, source: str) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-        src = Path(tmp) / "cells.c"
-        src.write_text(c_source())
+        src = Path(tmp) / f"{target.stem}.c"
+        src.write_text(source)
         out = Path(tmp) / target.name
         for flags in ([NATIVE, *FLAGS], FLAGS):
             proc = subprocess.run([cc, *flags, str(src), "-o", str(out), "-lm"],
@@ -85,27 +86,38 @@ def _machine() -> str:
         return platform.processor()
 
 
+def _build(cc: str, name: str, source: str) -> ctypes.CDLL:
+    """Load ``qrnn_<name>_<hash>.so`` from :func:`cache_dir`, compiling ``source`` first if
+    absent; raises ``OSError``, ``RuntimeError`` or ``subprocess.SubprocessError`` on failure."""
+    parts = [source, NATIVE, *FLAGS, cc, sys.platform, platform.machine(), _machine()]
+    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    target = cache_dir() / f"qrnn_{name}_{key[:16]}.so"
+    if not target.exists():
+        _compile(cc, target, source)
+    return ctypes.CDLL(str(target))
+
+
 def load() -> ctypes.CDLL | None:
     """The compiled C library (compiled on first call, then cached), or ``None`` if impossible."""
     global _LIB, _TRIED, BUILD_ERROR
     if _TRIED:
         return _LIB
     _TRIED = True
+    _LIB, BUILD_ERROR = load_library("cells", c_source())
+    return _LIB
+
+
+def load_library(name: str, source: str) -> tuple[ctypes.CDLL | None, str | None]:
+    """Compile (on first use), cache and load the C library ``name`` from ``source`` with the
+    flags above: ``(library, None)``, or ``(None, reason)`` if no compiler is found or the
+    build fails. Not memoized: callers keep the result (:func:`load`, :mod:`kernels.adc`)."""
     cc = _compiler()
     if cc is None:
-        BUILD_ERROR = "no C compiler found (tried $CC, cc, gcc, clang)"
-        return None
-    parts = [c_source(), NATIVE, *FLAGS, cc, sys.platform, platform.machine(), _machine()]
-    key = hashlib.sha256("\0".join(parts).encode()).hexdigest()
-    target = cache_dir() / f"qrnn_cells_{key[:16]}.so"
+        return None, "no C compiler found (tried $CC, cc, gcc, clang)"
     try:
-        if not target.exists():
-            _compile(cc, target)
-        _LIB = ctypes.CDLL(str(target))
+        return _build(cc, name, source), None
     except (OSError, RuntimeError, subprocess.SubprocessError) as err:
-        BUILD_ERROR = f"compiling the CPU kernels with {cc} failed: {err}"
-        return None
-    return _LIB
+        return None, f"compiling the {name} kernels with {cc} failed: {err}"
 
 
 def mkl_local_threads():
