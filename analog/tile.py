@@ -40,7 +40,6 @@ already-concatenated ``[x, h]``.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import torch
@@ -50,6 +49,7 @@ from analog.config import CrossbarConfig
 from analog.converters import Adc, Dac, LinearAdc
 from analog.devices import ProgrammedLayer
 from kernels import adc as kernels_adc
+from kernels.cpu_build import warn_once
 
 
 def check_input(x: Tensor, in_features: int) -> None:
@@ -154,13 +154,9 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
     return y if bias is None else y + bias
 
 
-_warned = False
-
-
 def _fusable(x: Tensor, adc: Adc, bias: Tensor | None) -> bool:
     """Whether the compiled path (:mod:`kernels.adc`) applies; warns once if only the C
     compiler is missing."""
-    global _warned
     if not isinstance(adc, LinearAdc) or not all(
             t.dtype == torch.float32 and t.is_cpu for t in (x, bias, adc.offset)
             if isinstance(t, Tensor)):
@@ -170,10 +166,8 @@ def _fusable(x: Tensor, adc: Adc, bias: Tensor | None) -> bool:
         return False
     if kernels_adc.available():
         return True
-    if not _warned:
-        warnings.warn(f"fused ADC kernel unavailable ({kernels_adc.BUILD_ERROR}); running the "
-                      "torch path instead", RuntimeWarning, stacklevel=3)
-        _warned = True
+    warn_once("adc", f"fused ADC kernel unavailable ({kernels_adc.BUILD_ERROR}); running the "
+              "torch path instead")
     return False
 
 

@@ -34,6 +34,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -166,3 +167,14 @@ def blas(dtype: torch.dtype) -> Blas | None:
                 break
         _BLAS[dtype] = found
     return _BLAS[dtype]
+
+
+WARNED: set[str] = set()  # keys of the fallbacks already announced in this process
+
+
+def warn_once(key: str, message: str) -> None:
+    """Emit ``message`` as a RuntimeWarning the first time ``key`` is seen in this process
+    (a compiled library missing, its torch fallback running instead)."""
+    if key not in WARNED:
+        WARNED.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=4)

@@ -21,21 +21,18 @@ time-major output, as the kernels keep each step contiguous).
 from __future__ import annotations
 
 import contextlib
-import warnings
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from kernels import checks, cpu, reference
+from kernels import checks, cpu, cpu_build, reference
 
 PATHS = ("auto", "cpu", "triton")
-_warned = False
 
 
 def _impl(x: Tensor, path: str):
     """The kernel module for ``x`` and ``path``, or ``None`` for the reference fallback."""
-    global _warned
     if path not in PATHS:
         raise ValueError(f"path={path!r} is unknown; allowed: {', '.join(PATHS)}")
     if path == "triton" or (path == "auto" and x.is_cuda):
@@ -52,12 +49,8 @@ def _impl(x: Tensor, path: str):
         raise ValueError("path='cpu' needs CPU tensors, got x on " + str(x.device))
     if cpu.available():
         return cpu
-    if not _warned:
-        from kernels.cpu_build import BUILD_ERROR
-
-        warnings.warn(f"fused CPU kernels unavailable ({BUILD_ERROR}); running the reference "
-                      "loop instead", RuntimeWarning, stacklevel=3)
-        _warned = True
+    cpu_build.warn_once("cells", f"fused CPU kernels unavailable ({cpu_build.BUILD_ERROR}); "
+                        "running the reference loop instead")
     return None
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from analog import AnalogLinear, CrossbarConfig, analog_mvm, make_adc, program, tile
+from analog import AnalogLinear, CrossbarConfig, analog_mvm, make_adc, program
 from kernels import adc as kernels_adc
+from kernels import cpu_build
 
 REAL = CrossbarConfig.rram_realistic()
 QUIET = dataclasses.replace(REAL, read_noise_rel=0.0, adc_noise_lsb=0.0)
@@ -132,7 +133,7 @@ def test_fallback_without_a_compiler_warns_and_runs_the_torch_path(monkeypatch, 
     monkeypatch.setattr(kernels_adc, "_TRIED", False)
     monkeypatch.setattr(kernels_adc, "_LIB", None)
     monkeypatch.setattr(kernels_adc, "BUILD_ERROR", None)
-    monkeypatch.setattr(tile, "_warned", False)
+    monkeypatch.setattr(cpu_build, "WARNED", set())
     _, layer, adc = _layer(REAL)
     x = torch.rand(16, 300) * 2 - 1
     with pytest.warns(RuntimeWarning, match="fused ADC kernel unavailable .*failed"):

@@ -85,7 +85,7 @@ def test_fallback_warns_and_uses_reference(monkeypatch, make_case):
     monkeypatch.setattr(cpu_build, "_TRIED", True)
     monkeypatch.setattr(cpu_build, "_LIB", None)
     monkeypatch.setattr(cpu_build, "BUILD_ERROR", "no C compiler found (test)")
-    monkeypatch.setattr(fused, "_warned", False)
+    monkeypatch.setattr(cpu_build, "WARNED", set())
     x, states, weights = make_case("gru", 2, 3, 2, 4)
     with pytest.warns(RuntimeWarning, match="no C compiler found"):
         y, h = fused.gru_layer(x, *states, *weights)
