@@ -172,7 +172,7 @@ def cmd_report(args) -> int:
 def cmd_bench(args) -> int:
     import importlib
 
-    from experiments.report import _fmt
+    from experiments.report import fixed_width, fmt_number
 
     try:
         module = importlib.import_module(BENCHES[args.family])
@@ -190,12 +190,8 @@ def cmd_bench(args) -> int:
     print(result["title"])
     if rows:
         cols = list(dict.fromkeys(k for r in rows for k in r))
-        cells = [[_fmt(v) if isinstance(v, float) else str(v) for v in
-                  (r.get(c, "") for c in cols)] for r in rows]
-        widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-        print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)))
-        for row in cells:
-            print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        print(fixed_width(cols, [[fmt_number(v) if isinstance(v, float) else str(v)
+                                  for v in (r.get(c, "") for c in cols)] for r in rows]))
     for line in result.get("summary", []):
         print(line)
     print(f"\nwritten: {out}")
@@ -272,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, TypeError, TaskUnavailable, FloatingPointError) as exc:
         print(f"qrnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -32,11 +32,20 @@ class Row:
 
     @property
     def cell(self) -> str:
-        return f"{_fmt(self.mean)} ± {_fmt(self.std)}"
+        return f"{fmt_number(self.mean)} ± {fmt_number(self.std)}"
 
 
-def _fmt(v: float) -> str:
+def fmt_number(v: float) -> str:
+    """A float in 3 significant digits when tiny or large, else up to 4 decimals."""
     return f"{v:.3g}" if abs(v) < 1e-2 or abs(v) >= 1e3 else f"{v:.4f}".rstrip("0").rstrip(".")
+
+
+def fixed_width(head: list[str], body: list[list[str]]) -> str:
+    """Left-aligned columns as wide as their widest cell, a dashed rule under the head."""
+    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
+    def line(cells):
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
+    return "\n".join([line(head), line("-" * w for w in widths), *(line(b) for b in body)])
 
 
 def aggregate(runs: list[Run]) -> list[Row]:
@@ -58,17 +67,12 @@ def aggregate(runs: list[Run]) -> list[Row]:
 
 def text_table(rows: list[Row]) -> str:
     """A fixed-width table for the terminal."""
-    head = ("task", "model", "backend", "metric", "mean ± std", "seeds", "params", "epochs",
-            "s/epoch")
-    body = [(r.task, r.model, r.backend, r.metric + ("↑" if METRICS[r.metric] else "↓"),
+    head = ["task", "model", "backend", "metric", "mean ± std", "seeds", "params", "epochs",
+            "s/epoch"]
+    body = [[r.task, r.model, r.backend, r.metric + ("↑" if METRICS[r.metric] else "↓"),
              r.cell, str(r.seeds), str(r.params), f"{r.epochs:g}",
-             f"{r.seconds_per_epoch:.3f}") for r in rows]
-    widths = [max(len(x) for x in col) for col in zip(head, *body, strict=True)]
-    line = "  ".join
-    out = [line(h.ljust(w) for h, w in zip(head, widths, strict=True)),
-           line("-" * w for w in widths)]
-    out += [line(c.ljust(w) for c, w in zip(b, widths, strict=True)) for b in body]
-    return "\n".join(out)
+             f"{r.seconds_per_epoch:.3f}"] for r in rows]
+    return fixed_width(head, body)
 
 
 def markdown_table(rows: list[Row]) -> str:

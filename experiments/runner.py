@@ -39,8 +39,8 @@ class RunSpec:
         if not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed={self.seed!r}: must be an integer >= 0")
         defaults = dict(task_spec.train_defaults[self.size])
-        hidden = self.hidden_size if self.hidden_size is not None else defaults.pop("hidden_size")
-        defaults.pop("hidden_size", None)
+        default_hidden = defaults.pop("hidden_size")
+        hidden = self.hidden_size if self.hidden_size is not None else default_hidden
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden_size={hidden!r}: must be an integer >= 1")
         train = TrainConfig(**{**defaults, **{k: v for k, v in self.train.items()

@@ -88,6 +88,13 @@ def _loss(kind: str, out, y) -> torch.Tensor:
     return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1))
 
 
+def _batch(split: Split, idx, dtype: torch.dtype):
+    """``(x, y, lengths)`` of the rows ``idx`` (a slice or index tensor), floats in ``dtype``."""
+    y = split.y[idx]
+    return (split.x[idx].to(dtype), y.to(dtype) if y.is_floating_point() else y,
+            None if split.lengths is None else split.lengths[idx])
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, kind: str, split: Split, batch_size: int = 256,
              dtype: torch.dtype = torch.float32) -> dict:
@@ -98,10 +105,7 @@ def evaluate(model: nn.Module, kind: str, split: Split, batch_size: int = 256,
     sums = {"loss": 0.0, "abs": 0.0, "correct": 0.0}
     count = 0
     for lo in range(0, len(split), batch_size):
-        x = split.x[lo: lo + batch_size].to(dtype)
-        y = split.y[lo: lo + batch_size]
-        y = y.to(dtype) if y.is_floating_point() else y
-        lengths = None if split.lengths is None else split.lengths[lo: lo + batch_size]
+        x, y, lengths = _batch(split, slice(lo, lo + batch_size), dtype)
         out = model(x, lengths)
         n = y.numel() if kind == "language" else y.shape[0]
         sums["loss"] += float(_loss(kind, out, y)) * n
@@ -150,10 +154,7 @@ def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
             total, seen = 0.0, 0
             for lo in range(0, len(train), config.batch_size):
                 idx = order[lo: lo + config.batch_size]
-                x = train.x[idx].to(dtype)
-                y = train.y[idx]
-                y = y.to(dtype) if y.is_floating_point() else y
-                lengths = None if train.lengths is None else train.lengths[idx]
+                x, y, lengths = _batch(train, idx, dtype)
                 loss = _loss(task.kind, model(x, lengths), y)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(
