@@ -6,9 +6,9 @@ import numpy as np
 import pennylane as qml
 import pytest
 import torch
-from conftest import TOL
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from qrnn_cases import TOL
 from scipy.stats import unitary_group
 
 from qrnn.device import FastQubitDevice

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pennylane as qml
 import pytest
 import torch
-from conftest import TOL, block_specs, random_args, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from qrnn_cases import TOL, block_specs, random_args, reference
 
 from qrnn.circuit import BlockSpec
 from qrnn.execute import Backend, BlockExecutor, NoiseConfig, broadcasts_natively, run_block

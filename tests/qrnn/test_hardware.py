@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import random_args
+from qrnn_cases import random_args
 
 from qrnn.circuit import BlockSpec
 from qrnn.execute import Backend, NoiseConfig, run_block

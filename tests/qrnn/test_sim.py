@@ -8,9 +8,9 @@ import numpy as np
 import pennylane as qml
 import pytest
 import torch
-from conftest import TOL, block_specs, random_args, reference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from qrnn_cases import TOL, block_specs, random_args, reference
 
 from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, run_block
