@@ -6,7 +6,8 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
   back through the layers once per :class:`CompiledBlock` into a real ``(4**n, outputs)``
   matrix (:mod:`qrnn.sim.pauli`); a call is the product of that matrix with the Pauli
   features of the encoded product state, one autograd node whose forward pass also yields
-  the input Jacobian. Exact values only: states and shots go through the unitary.
+  the input Jacobian (on the CPU both the build and the step are compiled C,
+  :mod:`kernels.pauli`). Exact values only: states and shots go through the unitary.
 * ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
   dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
   the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call

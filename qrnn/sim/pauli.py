@@ -227,6 +227,14 @@ def measured_factors(n: int, wires: tuple[int, ...], probs: bool, dtype: torch.d
 
 
 @lru_cache(maxsize=64)
+def observable_rows(n: int, wires: tuple[int, ...], probs: bool, dtype: torch.dtype):
+    """The measured observables in the Pauli basis, ``(M, 4**n)`` (:func:`measured_factors`
+    multiplied out). (Cached: do not modify.)"""
+    ident, zpart = measured_factors(n, wires, probs, dtype)
+    return kron_vectors(ident + zpart).contiguous()
+
+
+@lru_cache(maxsize=64)
 def landing_strings(n: int, wires: tuple[int, ...], probs: bool, pairs: tuple, dtype: torch.dtype):
     """Where the CNOT layer before the last rotations moves the observables' Pauli strings.
 

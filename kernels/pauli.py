@@ -1,0 +1,179 @@
+"""One step of a small quantum block as one compiled C call: encoding, Pauli features, readout.
+
+For a block whose encoded state is a product state, every measured quantity is linear in the
+Kronecker product of the qubits' Bloch 4-vectors (``qrnn.sim.pauli``): ``out = feats @ R``
+with a readout matrix ``R (4**n, M)`` built from the weights once per forward pass. In torch
+a step is some 25 small operations (closed-form Bloch vectors, the derivative slots, the
+Kronecker products, the product); at 4 qubits and batch 10 that is 0.25 ms of per-operation
+overhead for 0.2 MFLOP of arithmetic. :func:`readout` does it in one pass of
+:mod:`kernels.pauli_source`, compiled on first use by
+:func:`kernels.cpu_build.load_library`; ``qrnn.sim.fused.PauliReadout`` calls it and keeps
+its torch path as the reference and the fallback (:func:`available` False).
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import torch
+from torch import Tensor
+
+from kernels import cpu_build
+from kernels.pauli_source import PAULI_SOURCE
+
+ENCODINGS = ("ry", "rx", "h_ry", "qlstm")
+"""Encodings the kernel computes, in the order of its ``kind`` codes (see the source)."""
+_CODES = {name: code for code, name in enumerate(ENCODINGS)}
+MAX_QUBITS = 6
+_DTYPES = (torch.float32, torch.float64)
+BUILD_ERROR: str | None = None
+_LIB: ctypes.CDLL | None = None
+_TRIED = False
+_FUNCTIONS: dict[tuple[str, torch.dtype], ctypes._CFuncPtr] = {}
+
+
+def load() -> ctypes.CDLL | None:
+    """The compiled library (built on first call, then cached), or ``None`` if impossible;
+    the reason is then in :data:`BUILD_ERROR`."""
+    global _LIB, _TRIED, BUILD_ERROR
+    if not _TRIED:
+        _TRIED = True
+        _LIB, BUILD_ERROR = cpu_build.load_library("pauli", PAULI_SOURCE)
+        if _LIB is not None:
+            ptr, i32, size = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+            signatures = {
+                "pauli_readout": [i32, i32, i32, i32, ptr, ptr, size, ptr, ptr, ptr],
+                "pauli_heisenberg": [i32, i32, i32, i32, ptr, ptr, ptr, ptr, ptr],
+                "pauli_heisenberg_backward": [i32, i32, i32, i32, ptr, ptr, ptr, ptr, ptr, ptr],
+            }
+            for dtype, suffix in ((torch.float64, "f64"), (torch.float32, "f32")):
+                for name, argtypes in signatures.items():
+                    fn = getattr(_LIB, f"{name}_{suffix}")
+                    fn.argtypes, fn.restype = argtypes, ctypes.c_int
+                    _FUNCTIONS[name, dtype] = fn
+    return _LIB
+
+
+def available() -> bool:
+    """Whether the kernel is (or can be) compiled and loaded."""
+    return load() is not None
+
+
+def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
+            features: bool = False) -> tuple[Tensor, Tensor | None, Tensor | None]:
+    """Outputs of one step, optionally with the input Jacobian and the features.
+
+    Args:
+        x: ``(B, n)`` input values, float32 or float64 on the CPU, ``1 <= n <= 6``.
+        r: ``(4**n, M)`` readout matrix of the same dtype (a column slice of a wider matrix
+            is read in place).
+        encoding: one of :data:`ENCODINGS`.
+        jacobian: also return ``d out[b, m] / d x[b, q]``.
+        features: also return the Pauli features.
+
+    Returns:
+        ``(out (B, M), feats (B, 4**n) or None, jac (B, n, M) or None)``.
+    """
+    if load() is None:
+        raise RuntimeError(f"Pauli readout kernel unavailable: {BUILD_ERROR}")
+    if encoding not in _CODES:
+        raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
+    if x.ndim != 2 or not 1 <= x.shape[1] <= MAX_QUBITS:
+        raise ValueError(f"x has shape {tuple(x.shape)}: expected (B, n), 1 <= n <= {MAX_QUBITS}")
+    batch, n = x.shape
+    if r.ndim != 2 or r.shape[0] != 4**n or r.dtype != x.dtype:
+        raise ValueError(
+            f"readout has shape {tuple(r.shape)}, dtype {r.dtype}: expected ({4**n}, M) {x.dtype}"
+        )
+    if x.dtype not in _DTYPES or not (x.is_cpu and r.is_cpu):
+        raise TypeError(f"x is {x.dtype} on {x.device}: expected float32 or float64 on the CPU")
+    x = x.contiguous()
+    r = r if r.stride(1) == 1 else r.contiguous()
+    m = r.shape[1]
+    out = x.new_empty(batch, m)
+    jac = x.new_empty(batch, n, m) if jacobian else None
+    feats = x.new_empty(batch, 4**n) if features else None
+    failed = _FUNCTIONS["pauli_readout", x.dtype](
+        batch, n, m, _CODES[encoding], x.data_ptr(), r.data_ptr(), r.stride(0), out.data_ptr(),
+        _ptr(jac), _ptr(feats))
+    if failed:
+        raise MemoryError(f"Pauli readout kernel could not allocate {(n + 1) * 4**n} values")
+    return out, feats, jac
+
+def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | None) -> None:
+    if load() is None:
+        raise RuntimeError(f"Pauli readout kernel unavailable: {BUILD_ERROR}")
+    if (transfer.ndim != 5 or transfer.shape[-2:] != (4, 4) or transfer.shape[1] < 1
+            or not 1 <= transfer.shape[2] <= MAX_QUBITS):
+        raise ValueError(f"transfer has shape {tuple(transfer.shape)}: expected (C, L >= 1, "
+                         f"n, 4, 4), 1 <= n <= {MAX_QUBITS}")
+    if transfer.dtype not in _DTYPES or not transfer.is_cpu:
+        raise TypeError(f"transfer is {transfer.dtype} on {transfer.device}: expected float32 "
+                        "or float64 on the CPU")
+    dim = 4 ** transfer.shape[2]
+    if (image is None) != (sign is None) or (image is not None and (
+            image.shape != (dim,) or sign.shape != (dim,) or image.dtype != torch.int64
+            or sign.dtype != transfer.dtype)):
+        raise ValueError(f"image and sign must both be None or ({dim},) int64 and "
+                         f"{transfer.dtype} tensors")
+
+
+def _ptr(t: Tensor | None):
+    return None if t is None else t.data_ptr()
+
+
+def heisenberg(transfer: Tensor, obs: Tensor, image: Tensor | None = None,
+               sign: Tensor | None = None) -> Tensor:
+    """Observables evolved back through C circuits of L layers, as a readout matrix.
+
+    Args:
+        transfer: ``(C, L, n, 4, 4)`` Pauli transfer matrices of the rotations (``T[a, b] =
+            Tr(P_a G P_b G^dag) / 2``, orthogonal), float32 or float64.
+        obs: ``(M, 4**n)`` Pauli coefficients of the measured observables.
+        image, sign: ``(4**n,)`` int64 and real: the CNOT layer that opens each layer acts on
+            a row of coefficients as ``o -> o[image] * sign``; None for no entangler.
+
+    Returns:
+        ``(4**n, C * M)``: column ``c * M + m`` holds observable m of circuit c in the Pauli
+        basis of the input (product) state.
+    """
+    _check_heisenberg(transfer, image, sign)
+    circuits, layers, n = transfer.shape[:3]
+    dim = 4**n
+    if obs.ndim != 2 or obs.shape[1] != dim or obs.dtype != transfer.dtype:
+        raise ValueError(f"obs has shape {tuple(obs.shape)}, dtype {obs.dtype}: expected "
+                         f"(M, {dim}) {transfer.dtype}")
+    transfer, obs = transfer.contiguous(), obs.contiguous()
+    m = obs.shape[0]
+    rows = transfer.new_empty(dim, circuits * m)
+    failed = _FUNCTIONS["pauli_heisenberg", transfer.dtype](
+        circuits, layers, n, m, transfer.data_ptr(), obs.data_ptr(), _ptr(image), _ptr(sign),
+        rows.data_ptr())
+    if failed:
+        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {2 * dim} values")
+    return rows
+
+
+def heisenberg_backward(transfer: Tensor, rows: Tensor, grad: Tensor,
+                        image: Tensor | None = None, sign: Tensor | None = None) -> Tensor:
+    """Gradient of :func:`heisenberg` in ``transfer``: ``(C, L, n, 4, 4)``.
+
+    Args:
+        transfer, image, sign: as given to :func:`heisenberg`.
+        rows: its output ``(4**n, C * M)``; grad: the gradient of the loss in ``rows``.
+    """
+    _check_heisenberg(transfer, image, sign)
+    circuits, layers, n = transfer.shape[:3]
+    shape = rows.shape
+    if (rows.ndim != 2 or shape[0] != 4**n or shape[1] % circuits or grad.shape != shape
+            or rows.dtype != transfer.dtype or grad.dtype != transfer.dtype):
+        raise ValueError(f"rows {tuple(rows.shape)} and grad {tuple(grad.shape)} must both be "
+                         f"({4**n}, C * M) {transfer.dtype} with C = {circuits}")
+    transfer, rows, grad = transfer.contiguous(), rows.contiguous(), grad.contiguous()
+    g_transfer = torch.zeros_like(transfer)
+    failed = _FUNCTIONS["pauli_heisenberg_backward", transfer.dtype](
+        circuits, layers, n, shape[1] // circuits, transfer.data_ptr(), _ptr(image),
+        _ptr(sign), rows.data_ptr(), grad.data_ptr(), g_transfer.data_ptr())
+    if failed:
+        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {3 * 4**n} values")
+    return g_transfer

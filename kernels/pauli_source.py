@@ -1,0 +1,270 @@
+"""C source of the Pauli-basis kernels (compiled on first use by :mod:`kernels.cpu_build`).
+
+One body, instantiated for double (``_f64``) and float (``_f32``); all arrays C-contiguous
+unless a leading dimension is given. Pauli strings of n qubits are indexed base 4 (digits I,
+X, Y, Z), qubit 0 the most significant digit.
+
+``pauli_readout``: one step of a block. For each batch row ``b`` of ``x (B, n)``:
+
+* the Bloch 4-vector ``v_q = (1, <X>, <Y>, <Z>)`` of qubit q after encoding ``x[b, q]`` from
+  |0>, and its derivative ``dv_q`` in ``x[b, q]`` (closed forms, by ``kind``):
+
+  ===  =======  ===========================================================================
+  0    ry       ``(1, sin x, 0, cos x)``
+  1    rx       ``(1, 0, -sin x, cos x)``
+  2    h_ry     ``(1, cos x, 0, -sin x)``
+  3    qlstm    ``(1, cos a cos c, cos a sin c, -sin a)``, ``a = atan x``, ``c = atan x^2``
+  ===  =======  ===========================================================================
+
+* the features ``f = v_0 (x) ... (x) v_{n-1}`` (``4**n``), written to ``feats[b]`` when
+  ``feats`` is not NULL;
+* ``out[b, j] = sum_i f[i] R[i, j]`` for ``j < M`` (``out (B, M)``), ``R`` with row stride
+  ``ldr``;
+* when ``jac`` is not NULL, ``jac[b, q, j]`` (``(B, n, M)``): the same with ``v_q`` replaced
+  by ``dv_q``, the derivative of ``out[b, j]`` in ``x[b, q]``.
+
+``R`` is contracted one qubit at a time (each pass sums four row blocks weighted by one
+qubit's vector); the ``1 + n`` products share the passes over the qubits before their
+derivative slot: ``M (2 * 4**n + 3 * 4**(n-1) + ...)`` multiply-adds per row instead of
+``(1 + n) M 4**n``.
+
+``pauli_heisenberg``: the readout matrix of C circuits of L layers (each layer a CNOT layer,
+then one rotation per qubit). Each of the M observables ``obs (M, 4**n)`` (Pauli coefficients)
+is evolved back through the circuit: for layer ``L-1`` down to ``0``, every qubit's rotation
+(``o[.., a, ..] -> sum_a o[.., a, ..] T[c, l, q, a, b]``, ``T`` the ``(C, L, n, 4, 4)`` Pauli
+transfer matrices), then the CNOT layer (``o[s] -> o[image[s]] * sign[s]``; ``image`` NULL
+for none). Writes ``rows[s, c * M + m]`` (``(4**n, C * M)``).
+
+``pauli_heisenberg_backward``: given ``rows`` and its gradient ``grad`` (same layout), adds
+``d loss / d T`` to ``g_transfer (C, L, n, 4, 4)``. It retraces the circuit from the input
+side, undoing each step on the observable (a transfer matrix of a unitary is orthogonal, so
+``o_before = o_after T^T``; the CNOT layer is a signed permutation) while carrying the
+gradient the same way, and accumulates ``g_T[a, b] += sum o_before[.., a, ..]
+g_after[.., b, ..]``: no saved intermediates.
+
+Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
+memory cannot be allocated.
+"""
+
+_HEADER = r"""
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_QUBITS 6
+"""
+
+_BODY = r"""
+static void bloch_SFX(int kind, REAL v, REAL *b, REAL *d) {
+    b[0] = 1; d[0] = 0;
+    if (kind == 3) {
+        REAL sq = v * v;
+        REAL ca = 1 / SQRT(1 + sq), cc = 1 / SQRT(1 + sq * sq);
+        REAL sa = v * ca, sc = sq * cc;
+        REAL da = 1 / (1 + sq), dc = 2 * v / (1 + sq * sq);
+        REAL dca = -sa * da, dsa = ca * da, dcc = -sc * dc, dsc = cc * dc;
+        b[1] = ca * cc; b[2] = ca * sc; b[3] = -sa;
+        d[1] = dca * cc + ca * dcc; d[2] = dca * sc + ca * dsc; d[3] = -dsa;
+        return;
+    }
+    REAL s = SIN(v), c = COS(v);
+    if (kind == 0) { b[1] = s; b[2] = 0; b[3] = c; d[1] = c; d[2] = 0; d[3] = -s; }
+    else if (kind == 1) { b[1] = 0; b[2] = -s; b[3] = c; d[1] = 0; d[2] = -c; d[3] = -s; }
+    else { b[1] = c; b[2] = 0; b[3] = -s; d[1] = -s; d[2] = 0; d[3] = -c; }
+}
+
+/* f = kron of the n 4-vectors vecs[q], qubit 0 the most significant digit. */
+static void kron_SFX(int n, const REAL *vecs, REAL *f) {
+    size_t len = 1;
+    f[0] = 1;
+    for (int q = 0; q < n; q++) {
+        const REAL *v = vecs + 4 * q;
+        for (size_t i = len; i-- > 0;) {
+            REAL a = f[i];
+            f[4 * i + 3] = a * v[3]; f[4 * i + 2] = a * v[2];
+            f[4 * i + 1] = a * v[1]; f[4 * i] = a * v[0];
+        }
+        len *= 4;
+    }
+}
+
+/* dst[e, j] = sum_d v[d] src[d * rows + e, j] (e < rows, j < m; src rows ld apart, dst
+   contiguous): contracts the leading base-4 digit, the next qubit, with v. */
+static void contract_SFX(size_t rows, int m, const REAL *restrict src, size_t ld,
+                         const REAL *restrict v, REAL *restrict dst) {
+    for (size_t e = 0; e < rows; e++) {
+        const REAL *s0 = src + e * ld, *s1 = s0 + rows * ld, *s2 = s1 + rows * ld;
+        const REAL *s3 = s2 + rows * ld;
+        REAL *d = dst + e * m;
+        for (int j = 0; j < m; j++)
+            d[j] = v[0] * s0[j] + v[1] * s1[j] + v[2] * s2[j] + v[3] * s3[j];
+    }
+}
+
+int pauli_readout_SFX(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
+                      size_t ldr, REAL *out, REAL *jac, REAL *feats) {
+    if (n < 1 || n > MAX_QUBITS || kind < 0 || kind > 3) return 1;
+    size_t dim = (size_t)1 << (2 * n), part = dim / 4 * m;
+    int kk = jac ? n + 1 : 1;
+    REAL *buf = malloc(sizeof(REAL) * 2 * kk * part);
+    if (!buf) return 2;
+    REAL vecs[4 * MAX_QUBITS], dvecs[4 * MAX_QUBITS];
+    for (int b = 0; b < batch; b++) {
+        for (int q = 0; q < n; q++)
+            bloch_SFX(kind, x[(size_t)b * n + q], vecs + 4 * q, dvecs + 4 * q);
+        if (feats) kron_SFX(n, vecs, feats + b * dim);
+        /* partial k after q passes: R contracted with qubits 0..q-1, dv in slot k-1 (k >= 1);
+           the last pass writes partial 0 to out[b] and partial 1 + q to jac[b, q] */
+        REAL *cur = buf, *next = buf + kk * part;
+        size_t rows = dim;
+        int live = 1;
+        for (int q = 0; q < n; q++) {
+            rows /= 4;
+            int last = q == n - 1;
+            for (int k = 0; k < live + (jac != NULL); k++) {
+                int from = k == live ? 0 : k;  /* the new derivative slot reads partial 0 */
+                const REAL *src = q == 0 ? r : cur + from * 4 * rows * m;
+                size_t ld = q == 0 ? ldr : (size_t)m;
+                REAL *to = !last ? next + k * rows * m
+                           : k == 0 ? out + (size_t)b * m : jac + ((size_t)b * n + k - 1) * m;
+                contract_SFX(rows, m, src, ld, (k == live ? dvecs : vecs) + 4 * q, to);
+            }
+            if (jac) live++;
+            REAL *t = cur; cur = next; next = t;
+        }
+    }
+    free(buf);
+    return 0;
+}
+
+/* o[hi, b, lo] <- sum_a o[hi, a, lo] t[a, b]: qubit q of n, each element a row of w values
+   (4**q blocks hi, 4**(n-1-q) w contiguous values lo). */
+static void rotate_SFX(int n, int q, size_t w, REAL *restrict o, const REAL *restrict t) {
+    size_t lo = ((size_t)1 << (2 * (n - 1 - q))) * w, hi = (size_t)1 << (2 * q);
+    for (size_t h = 0; h < hi; h++) {
+        REAL *p0 = o + h * 4 * lo, *p1 = p0 + lo, *p2 = p1 + lo, *p3 = p2 + lo;
+        for (size_t e = 0; e < lo; e++) {
+            REAL a0 = p0[e], a1 = p1[e], a2 = p2[e], a3 = p3[e];
+            p0[e] = a0 * t[0] + a1 * t[4] + a2 * t[8] + a3 * t[12];
+            p1[e] = a0 * t[1] + a1 * t[5] + a2 * t[9] + a3 * t[13];
+            p2[e] = a0 * t[2] + a1 * t[6] + a2 * t[10] + a3 * t[14];
+            p3[e] = a0 * t[3] + a1 * t[7] + a2 * t[11] + a3 * t[15];
+        }
+    }
+}
+
+/* o[hi, a, lo] <- sum_b o[hi, b, lo] t[a, b] (o t^T: undoes rotate_SFX, t orthogonal). */
+static void rotate_back_SFX(size_t hi, size_t lo, REAL *restrict o, const REAL *restrict t) {
+    for (size_t h = 0; h < hi; h++) {
+        REAL *p0 = o + h * 4 * lo, *p1 = p0 + lo, *p2 = p1 + lo, *p3 = p2 + lo;
+        for (size_t e = 0; e < lo; e++) {
+            REAL b0 = p0[e], b1 = p1[e], b2 = p2[e], b3 = p3[e];
+            p0[e] = t[0] * b0 + t[1] * b1 + t[2] * b2 + t[3] * b3;
+            p1[e] = t[4] * b0 + t[5] * b1 + t[6] * b2 + t[7] * b3;
+            p2[e] = t[8] * b0 + t[9] * b1 + t[10] * b2 + t[11] * b3;
+            p3[e] = t[12] * b0 + t[13] * b1 + t[14] * b2 + t[15] * b3;
+        }
+    }
+}
+
+/* Undo rotate_SFX on o and carry the gradient g back the same way (g <- g t^T), adding
+   sum o_before[.., a, ..] g_after[.., b, ..] to gt[a, b]. */
+static void unrotate_SFX(int n, int q, size_t w, REAL *restrict o, REAL *restrict g,
+                         const REAL *restrict t, REAL *restrict gt) {
+    size_t lo = ((size_t)1 << (2 * (n - 1 - q))) * w, hi = (size_t)1 << (2 * q);
+    rotate_back_SFX(hi, lo, o, t);
+    for (int a = 0; a < 4; a++)
+        for (int b = 0; b < 4; b++) {
+            REAL acc = 0;
+            for (size_t h = 0; h < hi; h++) {
+                const REAL *pa = o + (h * 4 + a) * lo, *pb = g + (h * 4 + b) * lo;
+                for (size_t e = 0; e < lo; e++) acc += pa[e] * pb[e];
+            }
+            gt[4 * a + b] += acc;
+        }
+    rotate_back_SFX(hi, lo, g, t);
+}
+
+/* dst[s, :] = src[image[s], :] * sign[s] (inverse: dst[image[s], :] = src[s, :] * sign[s]),
+   rows of w values. */
+static void permute_SFX(size_t dim, size_t w, const int64_t *image, const REAL *sign,
+                        int inverse, const REAL *restrict src, REAL *restrict dst) {
+    for (size_t s = 0; s < dim; s++) {
+        const REAL *from = src + (inverse ? s : (size_t)image[s]) * w;
+        REAL *to = dst + (inverse ? (size_t)image[s] : s) * w;
+        for (size_t k = 0; k < w; k++) to[k] = from[k] * sign[s];
+    }
+}
+
+int pauli_heisenberg_SFX(int circuits, int layers, int n, int m, const REAL *transfer,
+                         const REAL *obs, const int64_t *image, const REAL *sign,
+                         REAL *rows) {
+    if (n < 1 || n > MAX_QUBITS || layers < 1 || m < 1) return 1;
+    size_t dim = (size_t)1 << (2 * n), w = (size_t)m, width = (size_t)circuits * m;
+    REAL *base = malloc(sizeof(REAL) * 2 * dim * w);
+    if (!base) return 2;
+    REAL *o = base, *tmp = base + dim * w;
+    for (int c = 0; c < circuits; c++) {
+        for (size_t s = 0; s < dim; s++)  /* o[s, k]: the M observables side by side */
+            for (size_t k = 0; k < w; k++) o[s * w + k] = obs[k * dim + s];
+        for (int l = layers - 1; l >= 0; l--) {
+            const REAL *t = transfer + ((size_t)c * layers + l) * n * 16;
+            for (int q = 0; q < n; q++) rotate_SFX(n, q, w, o, t + 16 * q);
+            if (image) {
+                permute_SFX(dim, w, image, sign, 0, o, tmp);
+                REAL *swap = o; o = tmp; tmp = swap;
+            }
+        }
+        for (size_t s = 0; s < dim; s++)
+            memcpy(rows + s * width + (size_t)c * m, o + s * w, sizeof(REAL) * w);
+    }
+    free(base);
+    return 0;
+}
+
+int pauli_heisenberg_backward_SFX(int circuits, int layers, int n, int m,
+                                  const REAL *transfer, const int64_t *image,
+                                  const REAL *sign, const REAL *rows, const REAL *grad,
+                                  REAL *g_transfer) {
+    if (n < 1 || n > MAX_QUBITS || layers < 1 || m < 1) return 1;
+    size_t dim = (size_t)1 << (2 * n), w = (size_t)m, width = (size_t)circuits * m;
+    REAL *base = malloc(sizeof(REAL) * 3 * dim * w);
+    if (!base) return 2;
+    REAL *o = base, *g = base + dim * w, *tmp = g + dim * w;
+    for (int c = 0; c < circuits; c++) {
+        for (size_t s = 0; s < dim; s++) {
+            memcpy(o + s * w, rows + s * width + (size_t)c * m, sizeof(REAL) * w);
+            memcpy(g + s * w, grad + s * width + (size_t)c * m, sizeof(REAL) * w);
+        }
+        for (int l = 0; l < layers; l++) {
+            if (image) {
+                REAL *swap;
+                permute_SFX(dim, w, image, sign, 1, o, tmp);
+                swap = o; o = tmp; tmp = swap;
+                permute_SFX(dim, w, image, sign, 1, g, tmp);
+                swap = g; g = tmp; tmp = swap;
+            }
+            size_t at = ((size_t)c * layers + l) * n * 16;
+            for (int q = n - 1; q >= 0; q--)
+                unrotate_SFX(n, q, w, o, g, transfer + at + 16 * q, g_transfer + at + 16 * q);
+        }
+    }
+    free(base);
+    return 0;
+}
+"""
+
+
+def _instance(real: str, suffix: str, sin: str, cos: str, sqrt: str) -> str:
+    """The body with its element type, name suffix and math functions filled in."""
+    body = _BODY
+    for token, value in (("REAL", real), ("SFX", suffix), ("SIN", sin), ("COS", cos),
+                         ("SQRT", sqrt)):
+        body = body.replace(token, value)
+    return body
+
+
+PAULI_SOURCE = (_HEADER + _instance("double", "f64", "sin", "cos", "sqrt")
+                + _instance("float", "f32", "sinf", "cosf", "sqrtf"))
