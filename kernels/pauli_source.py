@@ -155,36 +155,30 @@ static void rotate_SFX(int n, int q, size_t w, REAL *restrict o, const REAL *res
     }
 }
 
-/* o[hi, a, lo] <- sum_b o[hi, b, lo] t[a, b] (o t^T: undoes rotate_SFX, t orthogonal). */
-static void rotate_back_SFX(size_t hi, size_t lo, REAL *restrict o, const REAL *restrict t) {
-    for (size_t h = 0; h < hi; h++) {
-        REAL *p0 = o + h * 4 * lo, *p1 = p0 + lo, *p2 = p1 + lo, *p3 = p2 + lo;
-        for (size_t e = 0; e < lo; e++) {
-            REAL b0 = p0[e], b1 = p1[e], b2 = p2[e], b3 = p3[e];
-            p0[e] = t[0] * b0 + t[1] * b1 + t[2] * b2 + t[3] * b3;
-            p1[e] = t[4] * b0 + t[5] * b1 + t[6] * b2 + t[7] * b3;
-            p2[e] = t[8] * b0 + t[9] * b1 + t[10] * b2 + t[11] * b3;
-            p3[e] = t[12] * b0 + t[13] * b1 + t[14] * b2 + t[15] * b3;
-        }
-    }
-}
-
-/* Undo rotate_SFX on o and carry the gradient g back the same way (g <- g t^T), adding
-   sum o_before[.., a, ..] g_after[.., b, ..] to gt[a, b]. */
+/* Undo rotate_SFX on o (o <- o t^T, t orthogonal) and carry the gradient g back the same
+   way (g <- g t^T), adding sum o_before[.., a, ..] g_after[.., b, ..] to gt[a, b]. */
 static void unrotate_SFX(int n, int q, size_t w, REAL *restrict o, REAL *restrict g,
                          const REAL *restrict t, REAL *restrict gt) {
     size_t lo = ((size_t)1 << (2 * (n - 1 - q))) * w, hi = (size_t)1 << (2 * q);
-    rotate_back_SFX(hi, lo, o, t);
-    for (int a = 0; a < 4; a++)
-        for (int b = 0; b < 4; b++) {
-            REAL acc = 0;
-            for (size_t h = 0; h < hi; h++) {
-                const REAL *pa = o + (h * 4 + a) * lo, *pb = g + (h * 4 + b) * lo;
-                for (size_t e = 0; e < lo; e++) acc += pa[e] * pb[e];
+    REAL acc[16] = {0};
+    for (size_t h = 0; h < hi; h++) {
+        REAL *o0 = o + h * 4 * lo, *o1 = o0 + lo, *o2 = o1 + lo, *o3 = o2 + lo;
+        REAL *g0 = g + h * 4 * lo, *g1 = g0 + lo, *g2 = g1 + lo, *g3 = g2 + lo;
+        for (size_t e = 0; e < lo; e++) {
+            REAL oa[4] = {o0[e], o1[e], o2[e], o3[e]}, ga[4] = {g0[e], g1[e], g2[e], g3[e]};
+            REAL ob[4], gb[4];
+            for (int a = 0; a < 4; a++) {
+                ob[a] = t[4 * a] * oa[0] + t[4 * a + 1] * oa[1] + t[4 * a + 2] * oa[2]
+                        + t[4 * a + 3] * oa[3];
+                gb[a] = t[4 * a] * ga[0] + t[4 * a + 1] * ga[1] + t[4 * a + 2] * ga[2]
+                        + t[4 * a + 3] * ga[3];
+                for (int b = 0; b < 4; b++) acc[4 * a + b] += ob[a] * ga[b];
             }
-            gt[4 * a + b] += acc;
+            o0[e] = ob[0]; o1[e] = ob[1]; o2[e] = ob[2]; o3[e] = ob[3];
+            g0[e] = gb[0]; g1[e] = gb[1]; g2[e] = gb[2]; g3[e] = gb[3];
         }
-    rotate_back_SFX(hi, lo, g, t);
+    }
+    for (int i = 0; i < 16; i++) gt[i] += acc[i];
 }
 
 /* dst[s, :] = src[image[s], :] * sign[s] (inverse: dst[image[s], :] = src[s, :] * sign[s]),
