@@ -39,6 +39,7 @@ from qrnn.circuit import (
 )
 from qrnn.sim.encode import encode
 from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
+from qrnn.sim.fused import compiled as pauli_compiled
 from qrnn.sim.gates import (
     apply_group,
     apply_permutation,
@@ -65,8 +66,11 @@ GATES_MAX_QUBITS = 20
 """Largest block the ``"gates"`` method accepts (16 MiB per complex128 amplitude vector)."""
 GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
-AUTO_PAULI_MAX_QUBITS = 4
-"""``method="auto"`` takes the Pauli readout for shared weights up to this size (measured)."""
+AUTO_PAULI_MAX_QUBITS = (5, 4)
+"""``method="auto"`` takes the Pauli readout for shared weights up to this size, with and
+without its compiled kernels (measured, 2 layers, batch 32, one build and 8 steps forward +
+backward: compiled pauli 5.2 ms vs unitary 11.7 ms at 5 qubits, 16.6 vs 15.1 ms at 6; torch
+pauli 5.9 vs 6.7 ms at 4 qubits, 16.9 vs 11.8 ms at 5)."""
 AUTO_UNITARY_MAX_QUBITS = 6
 """``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
 METHODS = ("auto", "pauli", "unitary", "gates")
@@ -106,8 +110,11 @@ def apply_layers(
     return state
 
 
-def choose_method(spec: BlockSpec, method: str, per_sample: bool) -> str:
-    """Resolve ``method`` for this block, or raise naming the limit that is exceeded."""
+def choose_method(spec: BlockSpec, method: str, per_sample: bool, compiled: bool = True) -> str:
+    """Resolve ``method`` for this block, or raise naming the limit that is exceeded.
+
+    ``compiled``: whether the ``"pauli"`` method would run its compiled kernels (it then
+    pays off for one more qubit, :data:`AUTO_PAULI_MAX_QUBITS`)."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
     n = spec.n_qubits
@@ -115,7 +122,8 @@ def choose_method(spec: BlockSpec, method: str, per_sample: bool) -> str:
         if per_sample or n > AUTO_UNITARY_MAX_QUBITS:
             method = "gates"
         else:
-            method = "pauli" if n <= AUTO_PAULI_MAX_QUBITS else "unitary"
+            pauli_max = AUTO_PAULI_MAX_QUBITS[0 if compiled else 1]
+            method = "pauli" if n <= pauli_max else "unitary"
     if method != "gates" and per_sample:
         raise ValueError(
             f"method={method!r} needs shared weights of shape "
@@ -151,7 +159,9 @@ class CompiledBlock:
         stacked = stack_weights(spec, weights if self.multi else [weights])  # (C, [B,] L, n, k)
         self.batch = stacked.shape[1] if stacked.ndim == 5 else None
         self.dtype = stacked.dtype
-        self.method = choose_method(spec, method, self.batch is not None)
+        per_sample = self.batch is not None
+        small = not per_sample and spec.n_qubits <= AUTO_PAULI_MAX_QUBITS[0]
+        self.method = choose_method(spec, method, per_sample, small and pauli_compiled(stacked))
         self._n_circuits = stacked.shape[0]
         n = spec.n_qubits
         pairs = spec.entangler_pairs()

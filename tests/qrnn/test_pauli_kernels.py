@@ -235,3 +235,15 @@ def test_kernel_bad_inputs_name_what_is_allowed():
     with pytest.raises(ValueError, match=r"must both be \(64, C \* M\)"):
         pauli_kernel.heisenberg_backward(transfer, rows, torch.zeros(64, 2, dtype=torch.float64))
     assert math.isclose(float(pauli_kernel.readout(x, r, "ry")[0].abs().sum()), 0.0)
+
+
+def test_auto_takes_pauli_one_qubit_further_when_compiled():
+    gen = torch.Generator().manual_seed(0)
+    chosen = {}
+    for compiled in (True, False):
+        for n in (4, 5):
+            w = BlockSpec(n, 2).init_weights(gen)
+            with contextlib.nullcontext() if compiled else torch_path():
+                chosen[compiled, n] = CompiledBlock(BlockSpec(n, 2), w).method
+    assert chosen == {(True, 4): "pauli", (True, 5): "pauli",
+                      (False, 4): "pauli", (False, 5): "unitary"}
