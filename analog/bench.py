@@ -103,7 +103,7 @@ def run(quick: bool = False) -> dict:
                        f"{bill.area_mm2:.3f} mm^2, {bill.tops_per_w:.1f} TOPS/W, "
                        f"{bill.tops_per_mm2:.2f} TOPS/mm^2")
     summary.append("analog readout: " + ("fused C kernel (kernels.adc)" if kernels_adc.available()
-                                         else f"torch path ({kernels_adc.BUILD_ERROR})"))
+                                         else f"torch path ({kernels_adc.LIBRARY.error})"))
     return {"title": f"analog crossbar forward, batch {BATCH}: float vs ideal vs realistic",
             "rows": rows, "summary": summary}
 

@@ -166,7 +166,7 @@ def _fusable(x: Tensor, adc: Adc, bias: Tensor | None) -> bool:
         return False
     if kernels_adc.available():
         return True
-    warn_once("adc", f"fused ADC kernel unavailable ({kernels_adc.BUILD_ERROR}); running the "
+    warn_once("adc", f"fused ADC kernel unavailable ({kernels_adc.LIBRARY.error}); running the "
               "torch path instead")
     return False
 

@@ -34,32 +34,19 @@ from torch import Tensor
 from kernels import cpu_build
 from kernels.adc_source import ADC_SOURCE
 
-BUILD_ERROR: str | None = None
-_LIB: ctypes.CDLL | None = None
-_TRIED = False
+_PTR, _I32, _F32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
+LIBRARY = cpu_build.Library("adc", ADC_SOURCE, {
+    "adc_readout_f32": ([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ctypes.c_uint64, _PTR, _F32,
+                         _F32, _PTR, _F32, _PTR, _F32, _PTR, _PTR], ctypes.c_int),
+    "adc_inputs_f32": ([_I32, _I32, _I32, _I32, _PTR, *[_F32] * 7, _PTR, _PTR, _PTR], None),
+})
+"""The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 _TABLE: Tensor | None = None
-
-
-def load() -> ctypes.CDLL | None:
-    """The compiled library (built on first call, then cached), or ``None`` if impossible;
-    the reason is then in :data:`BUILD_ERROR`."""
-    global _LIB, _TRIED, BUILD_ERROR
-    if not _TRIED:
-        _TRIED = True
-        _LIB, BUILD_ERROR = cpu_build.load_library("adc", ADC_SOURCE)
-        if _LIB is not None:
-            ptr, i32, f32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-            _LIB.adc_readout_f32.argtypes = [i32, i32, i32, i32, ptr, ptr, ptr, ctypes.c_uint64,
-                                             ptr, f32, f32, ptr, f32, ptr, f32, ptr, ptr]
-            _LIB.adc_readout_f32.restype = ctypes.c_int
-            _LIB.adc_inputs_f32.argtypes = [i32, i32, i32, i32, ptr, *[f32] * 7, ptr, ptr, ptr]
-            _LIB.adc_inputs_f32.restype = None
-    return _LIB
 
 
 def available() -> bool:
     """Whether the fused kernels are (or can be) compiled and loaded."""
-    return load() is not None
+    return LIBRARY.available()
 
 
 def normal_table() -> Tensor:
@@ -111,9 +98,9 @@ def inputs(x: Tensor, tiles: int, rows: int, unit: float, dac_range: float | Non
         ``xt (R, B, rows)`` (the DAC outputs times ``unit``, zero-padded), ``s (B,)`` (the
         divisor of each row) and ``sigma (R, B)`` or None.
     """
-    lib = load()
+    lib = LIBRARY.load()
     if lib is None:
-        raise RuntimeError(f"fused ADC kernel unavailable: {BUILD_ERROR}")
+        raise RuntimeError(f"fused ADC kernel unavailable: {LIBRARY.error}")
     if not isinstance(x, Tensor) or x.ndim != 2 or not 0 < x.shape[1] <= tiles * rows:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"adc inputs x has shape {shape}: expected (B, F) with "
@@ -162,9 +149,9 @@ def readout(m: Tensor, scale: Tensor, lsb: float, bits: int, offset: Tensor | fl
     Returns:
         ``(B, n)`` float32.
     """
-    lib = load()
+    lib = LIBRARY.load()
     if lib is None:
-        raise RuntimeError(f"fused ADC kernel unavailable: {BUILD_ERROR}")
+        raise RuntimeError(f"fused ADC kernel unavailable: {LIBRARY.error}")
     if not isinstance(m, Tensor) or m.ndim != 3:
         raise ValueError(f"adc readout m must be a (R, B, W) tensor, got "
                          f"{tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__}")

@@ -31,7 +31,7 @@ _LOCAL_THREADS = cpu_build.mkl_local_threads()
 
 def available() -> bool:
     """Whether the C library is (or can be) compiled and loaded."""
-    return cpu_build.load() is not None
+    return cpu_build.CELLS.available()
 
 
 def _p(t: Tensor | None) -> ctypes.c_void_p:
@@ -47,9 +47,9 @@ def _transposed(w: Tensor, gates: int, hidden: int) -> Tensor:
 
 
 def _fn(name: str, dtype: torch.dtype):
-    lib = cpu_build.load()
+    lib = cpu_build.CELLS.load()
     if lib is None:
-        raise RuntimeError(f"CPU kernels unavailable: {cpu_build.BUILD_ERROR}")
+        raise RuntimeError(f"CPU kernels unavailable: {cpu_build.CELLS.error}")
     return getattr(lib, f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
 
 

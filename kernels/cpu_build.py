@@ -18,10 +18,11 @@ one matmul call per step.
 The shared object is cached under ``$QRNN_KERNEL_CACHE`` (default
 ``~/.cache/qrnn/kernels``), keyed by a hash of the source, the flags, the compiler and the
 CPU's feature flags (``-march=native``, dropped if the compiler rejects it); a concurrent
-first use by several processes is safe (atomic rename). If no compiler is found or the build
-fails, :func:`load` returns ``None`` and records why in :data:`BUILD_ERROR`; :mod:`kernels.fused`
-then warns once and runs :mod:`kernels.reference`. Other C libraries (the fused ADC
-readout of :mod:`kernels.adc`) are built the same way by :func:`load_library`.
+first use by several processes is safe (atomic rename). Each C library is a :class:`Library`
+(:data:`CELLS` here, the ADC readout of :mod:`kernels.adc`, the Pauli kernels of
+:mod:`kernels.pauli`): if no compiler is found or the build fails, its ``load()`` returns
+``None`` and its ``error`` says why; the callers then warn once (:func:`warn_once`) and run
+their torch reference (:mod:`kernels.fused` runs :mod:`kernels.reference`).
 """
 
 from __future__ import annotations
@@ -44,9 +45,6 @@ from kernels.cpu_source import c_source
 FLAGS = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros",
          "-fassociative-math"]
 NATIVE = "-march=native"  # tried first; dropped if the compiler rejects it
-BUILD_ERROR: str | None = None
-_LIB: ctypes.CDLL | None = None
-_TRIED = False
 
 
 def cache_dir() -> Path:
@@ -98,20 +96,47 @@ def _build(cc: str, name: str, source: str) -> ctypes.CDLL:
     return ctypes.CDLL(str(target))
 
 
-def load() -> ctypes.CDLL | None:
-    """The compiled C library (compiled on first call, then cached), or ``None`` if impossible."""
-    global _LIB, _TRIED, BUILD_ERROR
-    if _TRIED:
-        return _LIB
-    _TRIED = True
-    _LIB, BUILD_ERROR = load_library("cells", c_source())
-    return _LIB
+class Library:
+    """A C library compiled from ``source`` on first use (:func:`load_library`), then kept.
+
+    Args:
+        name: names the cached shared object (``qrnn_<name>_<hash>.so``).
+        source: the C text, or a function returning it (called on first use).
+        signatures: ``{function name: (argtypes, restype)}`` set on the loaded library.
+
+    :meth:`load` returns the ``ctypes.CDLL``, or None if no compiler is found or the build
+    fails; :attr:`error` then says why. One attempt per process (tests simulate a missing
+    compiler by setting :attr:`tried`, :attr:`lib` and :attr:`error`).
+    """
+
+    def __init__(self, name: str, source, signatures: dict | None = None) -> None:
+        self.name, self._source, self._signatures = name, source, signatures or {}
+        self.tried, self.lib, self.error = False, None, None
+
+    def load(self) -> ctypes.CDLL | None:
+        """The loaded library (compiled on first call), or None; see :attr:`error`."""
+        if not self.tried:
+            self.tried = True
+            source = self._source() if callable(self._source) else self._source
+            self.lib, self.error = load_library(self.name, source)
+            for fn_name, (argtypes, restype) in self._signatures.items() if self.lib else ():
+                fn = getattr(self.lib, fn_name)
+                fn.argtypes, fn.restype = argtypes, restype
+        return self.lib
+
+    def available(self) -> bool:
+        """Whether the library is (or can be) compiled and loaded."""
+        return self.load() is not None
+
+
+CELLS = Library("cells", c_source)
+"""The recurrent-cell kernels of :mod:`kernels.cpu` (:mod:`kernels.cpu_source`)."""
 
 
 def load_library(name: str, source: str) -> tuple[ctypes.CDLL | None, str | None]:
     """Compile (on first use), cache and load the C library ``name`` from ``source`` with the
     flags above: ``(library, None)``, or ``(None, reason)`` if no compiler is found or the
-    build fails. Not memoized: callers keep the result (:func:`load`, :mod:`kernels.adc`)."""
+    build fails. Not memoized: :class:`Library` keeps the result."""
     cc = _compiler()
     if cc is None:
         return None, "no C compiler found (tried $CC, cc, gcc, clang)"

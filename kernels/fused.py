@@ -49,7 +49,7 @@ def _impl(x: Tensor, path: str):
         raise ValueError("path='cpu' needs CPU tensors, got x on " + str(x.device))
     if cpu.available():
         return cpu
-    cpu_build.warn_once("cells", f"fused CPU kernels unavailable ({cpu_build.BUILD_ERROR}); "
+    cpu_build.warn_once("cells", f"fused CPU kernels unavailable ({cpu_build.CELLS.error}); "
                         "running the reference loop instead")
     return None
 

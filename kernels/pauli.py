@@ -7,7 +7,7 @@ a step is some 25 small operations (closed-form Bloch vectors, the derivative sl
 Kronecker products, the product); at 4 qubits and batch 10 that is 0.25 ms of per-operation
 overhead for 0.2 MFLOP of arithmetic. :func:`readout` does it in one pass of
 :mod:`kernels.pauli_source`, compiled on first use by
-:func:`kernels.cpu_build.load_library`; ``qrnn.sim.fused.PauliReadout`` calls it and keeps
+:class:`kernels.cpu_build.Library`; ``qrnn.sim.fused.PauliReadout`` calls it and keeps
 its torch path as the reference and the fallback (:func:`available` False).
 """
 
@@ -25,38 +25,30 @@ ENCODINGS = ("ry", "rx", "h_ry", "qlstm")
 """Encodings the kernel computes, in the order of its ``kind`` codes (see the source)."""
 _CODES = {name: code for code, name in enumerate(ENCODINGS)}
 MAX_QUBITS = 6
-_DTYPES = (torch.float32, torch.float64)
-BUILD_ERROR: str | None = None
-_LIB: ctypes.CDLL | None = None
-_TRIED = False
-_FUNCTIONS: dict[tuple[str, torch.dtype], ctypes._CFuncPtr] = {}
-
-
-def load() -> ctypes.CDLL | None:
-    """The compiled library (built on first call, then cached), or ``None`` if impossible;
-    the reason is then in :data:`BUILD_ERROR`."""
-    global _LIB, _TRIED, BUILD_ERROR
-    if not _TRIED:
-        _TRIED = True
-        _LIB, BUILD_ERROR = cpu_build.load_library("pauli", PAULI_SOURCE)
-        if _LIB is not None:
-            ptr, i32, size = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
-            signatures = {
-                "pauli_readout": [i32, i32, i32, i32, ptr, ptr, size, ptr, ptr, ptr],
-                "pauli_heisenberg": [i32, i32, i32, i32, ptr, ptr, ptr, ptr, ptr],
-                "pauli_heisenberg_backward": [i32, i32, i32, i32, ptr, ptr, ptr, ptr, ptr, ptr],
-            }
-            for dtype, suffix in ((torch.float64, "f64"), (torch.float32, "f32")):
-                for name, argtypes in signatures.items():
-                    fn = getattr(_LIB, f"{name}_{suffix}")
-                    fn.argtypes, fn.restype = argtypes, ctypes.c_int
-                    _FUNCTIONS[name, dtype] = fn
-    return _LIB
+_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
+_PTR, _I32 = ctypes.c_void_p, ctypes.c_int
+_SIGNATURES = {
+    "pauli_readout": [_I32, _I32, _I32, _I32, _PTR, _PTR, ctypes.c_size_t, _PTR, _PTR, _PTR],
+    "pauli_heisenberg": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR],
+    "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
+}
+LIBRARY = cpu_build.Library("pauli", PAULI_SOURCE, {
+    f"{name}_{suffix}": (argtypes, ctypes.c_int)
+    for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
+})
+"""The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 
 
 def available() -> bool:
-    """Whether the kernel is (or can be) compiled and loaded."""
-    return load() is not None
+    """Whether the kernels are (or can be) compiled and loaded."""
+    return LIBRARY.available()
+
+
+def _function(name: str, dtype: torch.dtype):
+    lib = LIBRARY.load()
+    if lib is None:
+        raise RuntimeError(f"Pauli readout kernels unavailable: {LIBRARY.error}")
+    return getattr(lib, f"{name}_{_SUFFIX[dtype]}")
 
 
 def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
@@ -74,8 +66,6 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     Returns:
         ``(out (B, M), feats (B, 4**n) or None, jac (B, n, M) or None)``.
     """
-    if load() is None:
-        raise RuntimeError(f"Pauli readout kernel unavailable: {BUILD_ERROR}")
     if encoding not in _CODES:
         raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
     if x.ndim != 2 or not 1 <= x.shape[1] <= MAX_QUBITS:
@@ -85,7 +75,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
         raise ValueError(
             f"readout has shape {tuple(r.shape)}, dtype {r.dtype}: expected ({4**n}, M) {x.dtype}"
         )
-    if x.dtype not in _DTYPES or not (x.is_cpu and r.is_cpu):
+    if x.dtype not in _SUFFIX or not (x.is_cpu and r.is_cpu):
         raise TypeError(f"x is {x.dtype} on {x.device}: expected float32 or float64 on the CPU")
     x = x.contiguous()
     r = r if r.stride(1) == 1 else r.contiguous()
@@ -93,7 +83,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     out = x.new_empty(batch, m)
     jac = x.new_empty(batch, n, m) if jacobian else None
     feats = x.new_empty(batch, 4**n) if features else None
-    failed = _FUNCTIONS["pauli_readout", x.dtype](
+    failed = _function("pauli_readout", x.dtype)(
         batch, n, m, _CODES[encoding], x.data_ptr(), r.data_ptr(), r.stride(0), out.data_ptr(),
         _ptr(jac), _ptr(feats))
     if failed:
@@ -101,13 +91,11 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     return out, feats, jac
 
 def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | None) -> None:
-    if load() is None:
-        raise RuntimeError(f"Pauli readout kernel unavailable: {BUILD_ERROR}")
     if (transfer.ndim != 5 or transfer.shape[-2:] != (4, 4) or transfer.shape[1] < 1
             or not 1 <= transfer.shape[2] <= MAX_QUBITS):
         raise ValueError(f"transfer has shape {tuple(transfer.shape)}: expected (C, L >= 1, "
                          f"n, 4, 4), 1 <= n <= {MAX_QUBITS}")
-    if transfer.dtype not in _DTYPES or not transfer.is_cpu:
+    if transfer.dtype not in _SUFFIX or not transfer.is_cpu:
         raise TypeError(f"transfer is {transfer.dtype} on {transfer.device}: expected float32 "
                         "or float64 on the CPU")
     dim = 4 ** transfer.shape[2]
@@ -146,7 +134,7 @@ def heisenberg(transfer: Tensor, obs: Tensor, image: Tensor | None = None,
     transfer, obs = transfer.contiguous(), obs.contiguous()
     m = obs.shape[0]
     rows = transfer.new_empty(dim, circuits * m)
-    failed = _FUNCTIONS["pauli_heisenberg", transfer.dtype](
+    failed = _function("pauli_heisenberg", transfer.dtype)(
         circuits, layers, n, m, transfer.data_ptr(), obs.data_ptr(), _ptr(image), _ptr(sign),
         rows.data_ptr())
     if failed:
@@ -171,7 +159,7 @@ def heisenberg_backward(transfer: Tensor, rows: Tensor, grad: Tensor,
                          f"({4**n}, C * M) {transfer.dtype} with C = {circuits}")
     transfer, rows, grad = transfer.contiguous(), rows.contiguous(), grad.contiguous()
     g_transfer = torch.zeros_like(transfer)
-    failed = _FUNCTIONS["pauli_heisenberg_backward", transfer.dtype](
+    failed = _function("pauli_heisenberg_backward", transfer.dtype)(
         circuits, layers, n, shape[1] // circuits, transfer.data_ptr(), _ptr(image),
         _ptr(sign), rows.data_ptr(), grad.data_ptr(), g_transfer.data_ptr())
     if failed:

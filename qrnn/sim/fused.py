@@ -50,8 +50,9 @@ def compiled(t: torch.Tensor) -> bool:
         return False
     if pauli_kernel.available():
         return True
-    warn_once("pauli", f"qrnn's Pauli readout kernels are unavailable ({pauli_kernel.BUILD_ERROR});"
-              " the 'pauli' method runs its slower torch path")
+    reason = pauli_kernel.LIBRARY.error
+    warn_once("pauli", f"qrnn's Pauli readout kernels are unavailable ({reason}); the 'pauli' "
+              "method runs its slower torch path")
     return False
 
 

@@ -16,7 +16,7 @@ REAL = CrossbarConfig.rram_realistic()
 QUIET = dataclasses.replace(REAL, read_noise_rel=0.0, adc_noise_lsb=0.0)
 
 pytestmark = pytest.mark.skipif(not kernels_adc.available(),
-                                reason=f"no fused ADC kernel: {kernels_adc.BUILD_ERROR}")
+                                reason=f"no fused ADC kernel: {kernels_adc.LIBRARY.error}")
 
 
 def _layer(config, out_f=1000, in_f=300, seed=0):
@@ -130,9 +130,9 @@ def test_fused_path_is_skipped_when_gradients_are_needed(calls):
 def test_fallback_without_a_compiler_warns_and_runs_the_torch_path(monkeypatch, tmp_path):
     monkeypatch.setenv("QRNN_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    monkeypatch.setattr(kernels_adc, "_TRIED", False)
-    monkeypatch.setattr(kernels_adc, "_LIB", None)
-    monkeypatch.setattr(kernels_adc, "BUILD_ERROR", None)
+    monkeypatch.setattr(kernels_adc.LIBRARY, "tried", False)
+    monkeypatch.setattr(kernels_adc.LIBRARY, "lib", None)
+    monkeypatch.setattr(kernels_adc.LIBRARY, "error", None)
     monkeypatch.setattr(cpu_build, "WARNED", set())
     _, layer, adc = _layer(REAL)
     x = torch.rand(16, 300) * 2 - 1

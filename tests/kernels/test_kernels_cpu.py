@@ -82,9 +82,9 @@ def test_cpu_scan_equals_sequential_reference(dtype, tol, with_h0):
 
 
 def test_fallback_warns_and_uses_reference(monkeypatch, make_case):
-    monkeypatch.setattr(cpu_build, "_TRIED", True)
-    monkeypatch.setattr(cpu_build, "_LIB", None)
-    monkeypatch.setattr(cpu_build, "BUILD_ERROR", "no C compiler found (test)")
+    monkeypatch.setattr(cpu_build.CELLS, "tried", True)
+    monkeypatch.setattr(cpu_build.CELLS, "lib", None)
+    monkeypatch.setattr(cpu_build.CELLS, "error", "no C compiler found (test)")
     monkeypatch.setattr(cpu_build, "WARNED", set())
     x, states, weights = make_case("gru", 2, 3, 2, 4)
     with pytest.warns(RuntimeWarning, match="no C compiler found"):
@@ -96,11 +96,11 @@ def test_fallback_warns_and_uses_reference(monkeypatch, make_case):
 def test_failed_compile_is_reported(monkeypatch, tmp_path):
     monkeypatch.setenv("QRNN_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    monkeypatch.setattr(cpu_build, "_TRIED", False)
-    monkeypatch.setattr(cpu_build, "_LIB", None)
-    monkeypatch.setattr(cpu_build, "BUILD_ERROR", None)
-    assert cpu_build.load() is None
-    assert "failed" in cpu_build.BUILD_ERROR and not list(tmp_path.glob("*.so"))
+    monkeypatch.setattr(cpu_build.CELLS, "tried", False)
+    monkeypatch.setattr(cpu_build.CELLS, "lib", None)
+    monkeypatch.setattr(cpu_build.CELLS, "error", None)
+    assert cpu_build.CELLS.load() is None
+    assert "failed" in cpu_build.CELLS.error and not list(tmp_path.glob("*.so"))
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru", "elman"])

@@ -174,9 +174,9 @@ def test_without_a_compiler_warns_once_and_runs_the_torch_path(monkeypatch):
     spec = BlockSpec(3, 2)
     x, w = random_args(spec, 2, 4, per_sample=False)
     want = run_block(spec, x, w, method="pauli")
-    monkeypatch.setattr(pauli_kernel, "_TRIED", True)
-    monkeypatch.setattr(pauli_kernel, "_LIB", None)
-    monkeypatch.setattr(pauli_kernel, "BUILD_ERROR", "no C compiler found (test)")
+    monkeypatch.setattr(pauli_kernel.LIBRARY, "tried", True)
+    monkeypatch.setattr(pauli_kernel.LIBRARY, "lib", None)
+    monkeypatch.setattr(pauli_kernel.LIBRARY, "error", "no C compiler found (test)")
     monkeypatch.setattr(cpu_build, "WARNED", set())
     with pytest.warns(RuntimeWarning, match="no C compiler found.*torch path"):
         got = run_block(spec, x, w, method="pauli")
