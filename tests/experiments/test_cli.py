@@ -1,5 +1,6 @@
 """The `qrnn` command: listing, train, compare (resume after an interruption), report."""
 
+import contextlib
 import json
 import os
 import signal
@@ -21,7 +22,12 @@ def run_cli(capsys, *argv):
 
 
 def _rows(path):
-    return sqlite3.connect(path).execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+    """Runs in the store at ``path``; 0 while it is being created (no table yet)."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        try:
+            return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
 
 
 def test_tasks_and_models_listing(capsys):
@@ -100,15 +106,17 @@ def test_report_rewrites_readme_table(capsys, tmp_path):
 def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     """Ctrl-C (SIGINT) halfway through a real `qrnn compare`, then the same command again."""
     store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
+    # 10 epochs: ~0.3 s a run, so the remaining runs leave seconds for the signal to land
+    # (at 4 epochs a run took 0.1 s and a slow poll could miss the whole sweep)
     cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "lstm,gru,elman",
-           "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "4", "--store", store,
-           "--out", out_dir]
+           "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "10", "--store",
+           store, "--out", out_dir]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline:
         if os.path.exists(store) and _rows(store) >= 2:
             break
-        time.sleep(0.2)
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     stored = _rows(store)
