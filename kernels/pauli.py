@@ -90,6 +90,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
         raise MemoryError(f"Pauli readout kernel could not allocate {(n + 1) * 4**n} values")
     return out, feats, jac
 
+
 def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | None) -> None:
     if (transfer.ndim != 5 or transfer.shape[-2:] != (4, 4) or transfer.shape[1] < 1
             or not 1 <= transfer.shape[2] <= MAX_QUBITS):
@@ -108,6 +109,10 @@ def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | Non
 
 def _ptr(t: Tensor | None):
     return None if t is None else t.data_ptr()
+
+
+def _contiguous(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.contiguous()
 
 
 def heisenberg(transfer: Tensor, obs: Tensor, image: Tensor | None = None,
@@ -132,13 +137,14 @@ def heisenberg(transfer: Tensor, obs: Tensor, image: Tensor | None = None,
         raise ValueError(f"obs has shape {tuple(obs.shape)}, dtype {obs.dtype}: expected "
                          f"(M, {dim}) {transfer.dtype}")
     transfer, obs = transfer.contiguous(), obs.contiguous()
+    image, sign = _contiguous(image), _contiguous(sign)
     m = obs.shape[0]
     rows = transfer.new_empty(dim, circuits * m)
     failed = _function("pauli_heisenberg", transfer.dtype)(
         circuits, layers, n, m, transfer.data_ptr(), obs.data_ptr(), _ptr(image), _ptr(sign),
         rows.data_ptr())
     if failed:
-        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {2 * dim} values")
+        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {2 * dim * m} values")
     return rows
 
 
@@ -158,10 +164,12 @@ def heisenberg_backward(transfer: Tensor, rows: Tensor, grad: Tensor,
         raise ValueError(f"rows {tuple(rows.shape)} and grad {tuple(grad.shape)} must both be "
                          f"({4**n}, C * M) {transfer.dtype} with C = {circuits}")
     transfer, rows, grad = transfer.contiguous(), rows.contiguous(), grad.contiguous()
+    image, sign = _contiguous(image), _contiguous(sign)
     g_transfer = torch.zeros_like(transfer)
     failed = _function("pauli_heisenberg_backward", transfer.dtype)(
         circuits, layers, n, shape[1] // circuits, transfer.data_ptr(), _ptr(image),
         _ptr(sign), rows.data_ptr(), grad.data_ptr(), g_transfer.data_ptr())
     if failed:
-        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {3 * 4**n} values")
+        raise MemoryError(f"Pauli Heisenberg kernel could not allocate {3 * rows.numel()} "
+                          "values")
     return g_transfer
