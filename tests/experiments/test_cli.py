@@ -22,8 +22,8 @@ def run_cli(capsys, *argv):
 
 
 def _rows(path):
-    """Runs in the store at ``path``; 0 while it is being created (no table yet)."""
-    with contextlib.closing(sqlite3.connect(path)) as db:
+    """Runs in the store at ``path``; 0 while it is being created or locked (no waiting)."""
+    with contextlib.closing(sqlite3.connect(path, timeout=0.5)) as db:
         try:
             return db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
         except sqlite3.OperationalError:
