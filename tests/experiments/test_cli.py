@@ -107,11 +107,13 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     """Ctrl-C (SIGINT) halfway through a real `qrnn compare`, then the same command again."""
     store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
     # 10 epochs: ~0.3 s a run, so the remaining runs leave seconds for the signal to land
-    # (at 4 epochs a run took 0.1 s and a slow poll could miss the whole sweep)
     cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "lstm,gru,elman",
            "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "10", "--store",
            store, "--out", out_dir]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # a background job (`cmd &`, nohup, some CI runners) starts with SIGINT ignored, and an
+    # ignored signal is inherited: the child would run to the end; give it the default
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while time.time() < deadline:
         if os.path.exists(store) and _rows(store) >= 2:
