@@ -9,13 +9,13 @@ the weights; :class:`EncodedExpvalZ` runs a step (input encoding, product state,
 readout matrix from the weights; :class:`PauliReadout` runs a step. All are checked against
 autograd, ``torch.autograd.gradcheck`` and default.qubit in the tests.
 
-On the CPU the ``"pauli"`` method runs compiled C (:mod:`kernels.pauli`, built on first use):
-:class:`HeisenbergReadout` instead of :class:`ReadoutMatrix`, and one call per step inside
-:class:`PauliReadout`; a QLSTM-shaped step (six 4-qubit circuits, 4 steps, batch 10, forward
-and backward) drops from 6.7 ms to about 4 ms, of which 1.6 ms are the cell's own sigmoid, tanh
-and products (``qrnn bench quantum``). The torch code stays as the reference the tests hold
-the kernels to, and as the fallback elsewhere: without a C compiler (after one warning), on
-other devices, and while :data:`USE_COMPILED` is False.
+On the CPU the ``"pauli"`` method runs compiled C (:mod:`kernels.pauli`, built on first
+use): :class:`HeisenbergReadout` instead of :class:`ReadoutMatrix`, and one call per step
+inside :class:`PauliReadout`; a QLSTM-shaped step (six 4-qubit circuits, 4 steps, batch 10,
+forward and backward) drops from 6.9-7.1 ms to 4.4-4.5 ms, of which ~1.6 ms are the cell's
+own sigmoid, tanh and products (``qrnn bench quantum``). The torch code stays as the
+reference the tests hold the kernels to, and as the fallback elsewhere: without a C compiler
+(after one warning), on other devices, and while :data:`USE_COMPILED` is False.
 """
 
 from __future__ import annotations
