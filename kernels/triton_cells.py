@@ -40,6 +40,25 @@ def _tanh(x):
 
 
 @triton.jit
+def _cols(rb, ru, k, D, width):
+    """Offsets of rows ``rb``, head ``k``'s units ``ru`` in a row-major array ``width`` wide."""
+    return rb[:, None] * width + k * D + ru[None, :]
+
+
+@triton.jit
+def _tile(B, H, D, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
+    """This program's tile: head ``k`` (grid axis 1), batch rows ``rb`` (axis 0), head units
+    ``ru`` with mask ``mu``, the tile mask ``m2`` and its offsets ``col`` in a ``(B, H)``
+    array."""
+    k = tl.program_id(1)
+    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
+    ru = tl.arange(0, BLOCK_D)
+    mu = ru < D
+    m2 = (rb < B)[:, None] & mu[None, :]
+    return k, rb, ru, mu, m2, _cols(rb, ru, k, D, H)
+
+
+@triton.jit
 def _w_block(w, g, H, D, k, ru, mu, TRANSPOSE: tl.constexpr):
     """Gate ``g``'s block of head ``k``: ``W^T`` (in, out) if TRANSPOSE else ``W`` (out, in)."""
     base = w + (g * H + k * D) * D
@@ -71,19 +90,14 @@ def _mm(a, wblock):
 @triton.jit
 def _lstm_fwd(xp, w, h0, c0, y, c, acts, T, B, H, D,
               BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
     wi = _w_block(w, 0, H, D, k, ru, mu, True)
     wf = _w_block(w, 1, H, D, k, ru, mu, True)
     wg = _w_block(w, 2, H, D, k, ru, mu, True)
     wo = _w_block(w, 3, H, D, k, ru, mu, True)
     h = tl.load(h0 + col, mask=m2, other=0.0).to(tl.float32)
     cc = tl.load(c0 + col, mask=m2, other=0.0).to(tl.float32)
-    gcol = rb[:, None] * 4 * H + k * D + ru[None, :]
+    gcol = _cols(rb, ru, k, D, 4 * H)
     for t in range(T):
         xb = xp + t * B * 4 * H + gcol
         i = _sig(tl.load(xb, mask=m2, other=0.0).to(tl.float32) + _mm(h, wi))
@@ -104,13 +118,8 @@ def _lstm_fwd(xp, w, h0, c0, y, c, acts, T, B, H, D,
 @triton.jit
 def _lstm_bwd(w, c0, c, acts, dy, dc_t, dg, dh0, dc0, T, B, H, D,
               BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
-    gcol = rb[:, None] * 4 * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
+    gcol = _cols(rb, ru, k, D, 4 * H)
     wi = _w_block(w, 0, H, D, k, ru, mu, False)
     wf = _w_block(w, 1, H, D, k, ru, mu, False)
     wg = _w_block(w, 2, H, D, k, ru, mu, False)
@@ -147,14 +156,9 @@ def _lstm_bwd(w, c0, c, acts, dy, dc_t, dg, dh0, dc0, T, B, H, D,
 @triton.jit
 def _gru_fwd(xp, w, bhh, h0, y, acts, T, B, H, D,
              BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
-    xcol = rb[:, None] * 3 * H + k * D + ru[None, :]
-    acol = rb[:, None] * 4 * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
+    xcol = _cols(rb, ru, k, D, 3 * H)
+    acol = _cols(rb, ru, k, D, 4 * H)
     wr = _w_block(w, 0, H, D, k, ru, mu, True)
     wz = _w_block(w, 1, H, D, k, ru, mu, True)
     wn = _w_block(w, 2, H, D, k, ru, mu, True)
@@ -180,14 +184,9 @@ def _gru_fwd(xp, w, bhh, h0, y, acts, T, B, H, D,
 @triton.jit
 def _gru_bwd(w, h0, y, acts, dy, dgx, dgh, dh0, T, B, H, D,
              BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
-    xcol = rb[:, None] * 3 * H + k * D + ru[None, :]
-    acol = rb[:, None] * 4 * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
+    xcol = _cols(rb, ru, k, D, 3 * H)
+    acol = _cols(rb, ru, k, D, 4 * H)
     wr = _w_block(w, 0, H, D, k, ru, mu, False)
     wz = _w_block(w, 1, H, D, k, ru, mu, False)
     wn = _w_block(w, 2, H, D, k, ru, mu, False)
@@ -219,12 +218,7 @@ def _gru_bwd(w, h0, y, acts, dy, dgx, dgh, dh0, T, B, H, D,
 @triton.jit
 def _elman_fwd(xp, w, h0, y, T, B, H, D,
                RELU: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
     wt = _w_block(w, 0, H, D, k, ru, mu, True)
     h = tl.load(h0 + col, mask=m2, other=0.0).to(tl.float32)
     for t in range(T):
@@ -239,12 +233,7 @@ def _elman_fwd(xp, w, h0, y, T, B, H, D,
 @triton.jit
 def _elman_bwd(w, y, dy, dg, dh0, T, B, H, D,
                RELU: tl.constexpr, BLOCK_B: tl.constexpr, BLOCK_D: tl.constexpr):
-    k = tl.program_id(1)
-    rb = tl.program_id(0) * BLOCK_B + tl.arange(0, BLOCK_B)
-    ru = tl.arange(0, BLOCK_D)
-    mu = ru < D
-    m2 = (rb < B)[:, None] & mu[None, :]
-    col = rb[:, None] * H + k * D + ru[None, :]
+    k, rb, ru, mu, m2, col = _tile(B, H, D, BLOCK_B, BLOCK_D)
     wb = _w_block(w, 0, H, D, k, ru, mu, False)
     dh = tl.zeros((BLOCK_B, BLOCK_D), dtype=tl.float32)
     for s in range(T):
