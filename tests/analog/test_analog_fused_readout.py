@@ -10,7 +10,6 @@ import torch
 
 from analog import AnalogLinear, CrossbarConfig, analog_mvm, make_adc, program
 from kernels import adc as kernels_adc
-from kernels import cpu_build
 
 REAL = CrossbarConfig.rram_realistic()
 QUIET = dataclasses.replace(REAL, read_noise_rel=0.0, adc_noise_lsb=0.0)
@@ -127,13 +126,11 @@ def test_fused_path_is_skipped_when_gradients_are_needed(calls):
     assert len(calls) == 1
 
 
-def test_fallback_without_a_compiler_warns_and_runs_the_torch_path(monkeypatch, tmp_path):
+def test_fallback_without_a_compiler_warns_and_runs_the_torch_path(monkeypatch, tmp_path,
+                                                                     forget_build):
     monkeypatch.setenv("QRNN_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    monkeypatch.setattr(kernels_adc.LIBRARY, "tried", False)
-    monkeypatch.setattr(kernels_adc.LIBRARY, "lib", None)
-    monkeypatch.setattr(kernels_adc.LIBRARY, "error", None)
-    monkeypatch.setattr(cpu_build, "WARNED", set())
+    forget_build(kernels_adc.LIBRARY)
     _, layer, adc = _layer(REAL)
     x = torch.rand(16, 300) * 2 - 1
     with pytest.warns(RuntimeWarning, match="fused ADC kernel unavailable .*failed"):

@@ -81,11 +81,8 @@ def test_cpu_scan_equals_sequential_reference(dtype, tol, with_h0):
         assert (got - ref).abs().max() / (1 + ref.abs().max()) < tol
 
 
-def test_fallback_warns_and_uses_reference(monkeypatch, make_case):
-    monkeypatch.setattr(cpu_build.CELLS, "tried", True)
-    monkeypatch.setattr(cpu_build.CELLS, "lib", None)
-    monkeypatch.setattr(cpu_build.CELLS, "error", "no C compiler found (test)")
-    monkeypatch.setattr(cpu_build, "WARNED", set())
+def test_fallback_warns_and_uses_reference(make_case, forget_build):
+    forget_build(cpu_build.CELLS, "no C compiler found (test)")
     x, states, weights = make_case("gru", 2, 3, 2, 4)
     with pytest.warns(RuntimeWarning, match="no C compiler found"):
         y, h = fused.gru_layer(x, *states, *weights)
@@ -93,12 +90,10 @@ def test_fallback_warns_and_uses_reference(monkeypatch, make_case):
     assert torch.equal(y, y_ref)
 
 
-def test_failed_compile_is_reported(monkeypatch, tmp_path):
+def test_failed_compile_is_reported(monkeypatch, tmp_path, forget_build):
     monkeypatch.setenv("QRNN_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    monkeypatch.setattr(cpu_build.CELLS, "tried", False)
-    monkeypatch.setattr(cpu_build.CELLS, "lib", None)
-    monkeypatch.setattr(cpu_build.CELLS, "error", None)
+    forget_build(cpu_build.CELLS)
     assert cpu_build.CELLS.load() is None
     assert "failed" in cpu_build.CELLS.error and not list(tmp_path.glob("*.so"))
 

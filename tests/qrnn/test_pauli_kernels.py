@@ -17,7 +17,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qrnn_cases import block_specs, random_args
 
-from kernels import cpu_build
 from kernels import pauli as pauli_kernel
 from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, fused, run_block
@@ -170,14 +169,11 @@ def test_float32_compiled_path_close_to_float64():
     torch.testing.assert_close(got.double(), want, atol=2e-6, rtol=0)
 
 
-def test_without_a_compiler_warns_once_and_runs_the_torch_path(monkeypatch):
+def test_without_a_compiler_warns_once_and_runs_the_torch_path(forget_build):
     spec = BlockSpec(3, 2)
     x, w = random_args(spec, 2, 4, per_sample=False)
     want = run_block(spec, x, w, method="pauli")
-    monkeypatch.setattr(pauli_kernel.LIBRARY, "tried", True)
-    monkeypatch.setattr(pauli_kernel.LIBRARY, "lib", None)
-    monkeypatch.setattr(pauli_kernel.LIBRARY, "error", "no C compiler found (test)")
-    monkeypatch.setattr(cpu_build, "WARNED", set())
+    forget_build(pauli_kernel.LIBRARY, "no C compiler found (test)")
     with pytest.warns(RuntimeWarning, match="no C compiler found.*torch path"):
         got = run_block(spec, x, w, method="pauli")
     with warnings.catch_warnings():
