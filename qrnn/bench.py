@@ -120,11 +120,8 @@ def _qlstm_case(gen: torch.Generator) -> dict:
         unroll(gates, outs).backward()
 
     def fast_torch():  # the same with the compiled Pauli kernels switched off
-        fused.USE_COMPILED = False
-        try:
+        with fused.torch_path():
             fast()
-        finally:
-            fused.USE_COMPILED = True
 
     vqc = _qnode(spec, "default.qubit", "backprop")
 

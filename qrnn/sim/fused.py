@@ -15,10 +15,12 @@ inside :class:`PauliReadout`; a QLSTM-shaped step (six 4-qubit circuits, 4 steps
 forward and backward) drops from 6.9-7.1 ms to 4.4-4.5 ms, of which ~1.6 ms are the cell's
 own sigmoid, tanh and products (``qrnn bench quantum``). The torch code stays as the
 reference the tests hold the kernels to, and as the fallback elsewhere: without a C compiler
-(after one warning), on other devices, and while :data:`USE_COMPILED` is False.
+(after one warning), on other devices, and within :func:`torch_path`.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import torch
 
@@ -32,15 +34,25 @@ from qrnn.sim.pauli import (
     derivative_slots,
     kron_vectors,
     kron_vjp,
-    measured_factors,
     observable_rows,
     readout_plan,
     rotation_transfer,
 )
 
 USE_COMPILED = True
-"""Run the ``"pauli"`` method through :mod:`kernels.pauli` where possible (set False to time
-or test the torch path)."""
+"""Run the ``"pauli"`` method through :mod:`kernels.pauli` where possible (:func:`torch_path`
+turns it off for a block of code)."""
+
+
+@contextlib.contextmanager
+def torch_path():
+    """Within the block the ``"pauli"`` method runs its torch code (to time or test it)."""
+    global USE_COMPILED
+    previous, USE_COMPILED = USE_COMPILED, False
+    try:
+        yield
+    finally:
+        USE_COMPILED = previous
 
 
 def compiled(t: torch.Tensor) -> bool:
@@ -200,8 +212,8 @@ def readout_matrix(weights, kind, pairs, wires, probs) -> torch.Tensor:
     if layers > 0:
         plan = readout_plan(kind, tuple(pairs), tuple(wires), probs, n, layers, weights.dtype)
         return ReadoutMatrix.apply(weights, plan)
-    ident, zpart = measured_factors(n, tuple(wires), probs, weights.dtype)
-    return kron_vectors(ident + zpart).repeat(circuits, 1).T  # no weights: a constant
+    obs = observable_rows(n, tuple(wires), probs, weights.dtype)
+    return obs.repeat(circuits, 1).T  # no weights: a constant
 
 
 class HeisenbergReadout(torch.autograd.Function):

@@ -19,21 +19,11 @@ from qrnn_cases import block_specs, random_args
 
 from kernels import pauli as pauli_kernel
 from qrnn.circuit import BlockSpec
-from qrnn.sim import CompiledBlock, fused, run_block
-from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix
+from qrnn.sim import CompiledBlock, run_block
+from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix, torch_path
 from qrnn.sim.pauli import clifford_action, observable_rows
 
 pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
-
-
-@contextlib.contextmanager
-def torch_path():
-    """Run the ``"pauli"`` method's torch code instead of the compiled kernels."""
-    previous, fused.USE_COMPILED = fused.USE_COMPILED, False
-    try:
-        yield
-    finally:
-        fused.USE_COMPILED = previous
 
 
 def _values_and_grads(spec, x, w):
