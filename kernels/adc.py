@@ -35,7 +35,7 @@ from kernels import cpu_build
 from kernels.adc_source import ADC_SOURCE
 
 _PTR, _I32, _F32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-LIBRARY = cpu_build.Library("adc", ADC_SOURCE, {
+LIBRARY = cpu_build.Library("adc", ADC_SOURCE, "fused ADC kernel", {
     "adc_readout_f32": ([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ctypes.c_uint64, _PTR, _F32,
                          _F32, _PTR, _F32, _PTR, _F32, _PTR, _PTR], ctypes.c_int),
     "adc_inputs_f32": ([_I32, _I32, _I32, _I32, _PTR, *[_F32] * 7, _PTR, _PTR, _PTR], None),
@@ -98,9 +98,7 @@ def inputs(x: Tensor, tiles: int, rows: int, unit: float, dac_range: float | Non
         ``xt (R, B, rows)`` (the DAC outputs times ``unit``, zero-padded), ``s (B,)`` (the
         divisor of each row) and ``sigma (R, B)`` or None.
     """
-    lib = LIBRARY.load()
-    if lib is None:
-        raise RuntimeError(f"fused ADC kernel unavailable: {LIBRARY.error}")
+    lib = LIBRARY.require()
     if not isinstance(x, Tensor) or x.ndim != 2 or not 0 < x.shape[1] <= tiles * rows:
         shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
         raise ValueError(f"adc inputs x has shape {shape}: expected (B, F) with "
@@ -149,9 +147,7 @@ def readout(m: Tensor, scale: Tensor, lsb: float, bits: int, offset: Tensor | fl
     Returns:
         ``(B, n)`` float32.
     """
-    lib = LIBRARY.load()
-    if lib is None:
-        raise RuntimeError(f"fused ADC kernel unavailable: {LIBRARY.error}")
+    lib = LIBRARY.require()
     if not isinstance(m, Tensor) or m.ndim != 3:
         raise ValueError(f"adc readout m must be a (R, B, W) tensor, got "
                          f"{tuple(m.shape) if isinstance(m, Tensor) else type(m).__name__}")

@@ -46,13 +46,6 @@ def _transposed(w: Tensor, gates: int, hidden: int) -> Tensor:
     return w.view(gates, hidden // d, d, d).permute(1, 3, 0, 2).contiguous()
 
 
-def _fn(name: str, dtype: torch.dtype):
-    lib = cpu_build.CELLS.load()
-    if lib is None:
-        raise RuntimeError(f"CPU kernels unavailable: {cpu_build.CELLS.error}")
-    return getattr(lib, f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
-
-
 @contextmanager
 def serial_blas(flops_per_step: int):
     """Within the block, MKL runs on the calling thread alone if ``flops_per_step`` (of the
@@ -70,7 +63,7 @@ def serial_blas(flops_per_step: int):
 def _cell(name: str, dtype: torch.dtype, gates: int, b: int, t: int, h: int, d: int,
           *args) -> None:
     """Run the C function ``name(B, T, H, D, *args)``; serially in MKL if the steps are small."""
-    fn = _fn(name, dtype)
+    fn = cpu_build.CELLS.function(name, dtype)
     with serial_blas(2 * b * gates * h * d):
         fn(b, t, h, d, *args)
 
@@ -154,5 +147,5 @@ def scan(a: Tensor, b: Tensor, h0: Tensor) -> Tensor:
     """All ``h_t = a_t * h_{t-1} + b_t`` ``(B, T, H)`` for ``a, b (B, T, H)``, ``h0 (B, H)``."""
     bsz, t, h = b.shape
     y = torch.empty_like(b)
-    _fn("scan_fwd", b.dtype)(bsz, t, h, _p(a), _p(b), _p(h0), _p(y))
+    cpu_build.CELLS.function("scan_fwd", b.dtype)(bsz, t, h, _p(a), _p(b), _p(h0), _p(y))
     return y

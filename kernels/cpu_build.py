@@ -102,6 +102,7 @@ class Library:
     Args:
         name: names the cached shared object (``qrnn_<name>_<hash>.so``).
         source: the C text, or a function returning it (called on first use).
+        what: what the library is, for the error of :meth:`require`.
         signatures: ``{function name: (argtypes, restype)}`` set on the loaded library.
 
     :meth:`load` returns the ``ctypes.CDLL``, or None if no compiler is found or the build
@@ -109,8 +110,9 @@ class Library:
     compiler by setting :attr:`tried`, :attr:`lib` and :attr:`error`).
     """
 
-    def __init__(self, name: str, source, signatures: dict | None = None) -> None:
-        self.name, self._source, self._signatures = name, source, signatures or {}
+    def __init__(self, name: str, source, what: str, signatures: dict | None = None) -> None:
+        self.name, self._source, self.what = name, source, what
+        self._signatures = signatures or {}
         self.tried, self.lib, self.error = False, None, None
 
     def load(self) -> ctypes.CDLL | None:
@@ -128,8 +130,19 @@ class Library:
         """Whether the library is (or can be) compiled and loaded."""
         return self.load() is not None
 
+    def require(self) -> ctypes.CDLL:
+        """The loaded library, or a RuntimeError saying what is unavailable and why."""
+        lib = self.load()
+        if lib is None:
+            raise RuntimeError(f"{self.what} unavailable: {self.error}")
+        return lib
 
-CELLS = Library("cells", c_source)
+    def function(self, name: str, dtype: torch.dtype):
+        """Function ``name`` for ``dtype``: ``<name>_f32`` or ``<name>_f64`` (:meth:`require`)."""
+        return getattr(self.require(), f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
+
+
+CELLS = Library("cells", c_source, "CPU kernels")
 """The recurrent-cell kernels of :mod:`kernels.cpu` (:mod:`kernels.cpu_source`)."""
 
 

@@ -32,7 +32,7 @@ _SIGNATURES = {
     "pauli_heisenberg": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR],
     "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
 }
-LIBRARY = cpu_build.Library("pauli", PAULI_SOURCE, {
+LIBRARY = cpu_build.Library("pauli", PAULI_SOURCE, "Pauli readout kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
     for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
 })
@@ -42,13 +42,6 @@ LIBRARY = cpu_build.Library("pauli", PAULI_SOURCE, {
 def available() -> bool:
     """Whether the kernels are (or can be) compiled and loaded."""
     return LIBRARY.available()
-
-
-def _function(name: str, dtype: torch.dtype):
-    lib = LIBRARY.load()
-    if lib is None:
-        raise RuntimeError(f"Pauli readout kernels unavailable: {LIBRARY.error}")
-    return getattr(lib, f"{name}_{_SUFFIX[dtype]}")
 
 
 def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
@@ -83,7 +76,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     out = x.new_empty(batch, m)
     jac = x.new_empty(batch, n, m) if jacobian else None
     feats = x.new_empty(batch, 4**n) if features else None
-    failed = _function("pauli_readout", x.dtype)(
+    failed = LIBRARY.function("pauli_readout", x.dtype)(
         batch, n, m, _CODES[encoding], x.data_ptr(), r.data_ptr(), r.stride(0), out.data_ptr(),
         _ptr(jac), _ptr(feats))
     if failed:
@@ -140,7 +133,7 @@ def heisenberg(transfer: Tensor, obs: Tensor, image: Tensor | None = None,
     image, sign = _contiguous(image), _contiguous(sign)
     m = obs.shape[0]
     rows = transfer.new_empty(dim, circuits * m)
-    failed = _function("pauli_heisenberg", transfer.dtype)(
+    failed = LIBRARY.function("pauli_heisenberg", transfer.dtype)(
         circuits, layers, n, m, transfer.data_ptr(), obs.data_ptr(), _ptr(image), _ptr(sign),
         rows.data_ptr())
     if failed:
@@ -166,7 +159,7 @@ def heisenberg_backward(transfer: Tensor, rows: Tensor, grad: Tensor,
     transfer, rows, grad = transfer.contiguous(), rows.contiguous(), grad.contiguous()
     image, sign = _contiguous(image), _contiguous(sign)
     g_transfer = torch.zeros_like(transfer)
-    failed = _function("pauli_heisenberg_backward", transfer.dtype)(
+    failed = LIBRARY.function("pauli_heisenberg_backward", transfer.dtype)(
         circuits, layers, n, shape[1] // circuits, transfer.data_ptr(), _ptr(image),
         _ptr(sign), rows.data_ptr(), grad.data_ptr(), g_transfer.data_ptr())
     if failed:
