@@ -231,7 +231,10 @@ class HeisenbergReadout(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, weights, kind, obs, image, sign):
-        transfer, dtransfer = rotation_transfer(kind, weights, derivative=True)
+        if ctx.needs_input_grad[0]:
+            transfer, dtransfer = rotation_transfer(kind, weights, derivative=True)
+        else:  # frozen weights (a reservoir, inference): no derivative tables
+            transfer, dtransfer = rotation_transfer(kind, weights), None
         rows = pauli_kernel.heisenberg(transfer, obs, image, sign)
         ctx.image, ctx.sign = image, sign
         ctx.save_for_backward(transfer, dtransfer, rows)
