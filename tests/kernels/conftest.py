@@ -64,6 +64,25 @@ def _agree(cell: str, batch: int, steps: int, inputs: int, hidden: int, *, num_h
                for a, b in zip(got, ref, strict=True))
 
 
+def _scan_error(path: str, batch: int, steps: int, width: int, dtype: torch.dtype,
+                with_h0: bool, seed: int) -> float:
+    """Largest difference, relative to ``1 + |reference|``, between the fused linear-recurrence
+    scan on ``path`` and the sequential reference, over outputs and all gradients."""
+    gen = torch.Generator().manual_seed(seed)
+    log_a = (-torch.rand(batch, steps, width, generator=gen, dtype=torch.float64)).to(dtype)
+    log_b = (0.3 * torch.randn(batch, steps, width, generator=gen, dtype=torch.float64)).to(dtype)
+    h0 = torch.randn(batch, width, generator=gen, dtype=torch.float64).to(dtype)
+    leaves = [t.requires_grad_() for t in (log_a, log_b, h0)][: 3 if with_h0 else 2]
+    h_init = h0 if with_h0 else None
+    outs = []
+    for fn in (lambda: reference.linear_recurrence(log_a.exp(), log_b.exp(), h_init),
+               lambda: fused.linear_recurrence_scan(log_a, log_b, h_init, path=path)):
+        y = fn()
+        outs.append([y, *torch.autograd.grad((y * torch.cos(y)).sum(), leaves)])
+    return max(((got - ref).abs().max() / (1 + ref.abs().max())).item()
+               for got, ref in zip(outs[1], outs[0], strict=True))
+
+
 @pytest.fixture
 def make_case():
     return _case
@@ -72,3 +91,8 @@ def make_case():
 @pytest.fixture
 def agree():
     return _agree
+
+
+@pytest.fixture
+def scan_error():
+    return _scan_error
