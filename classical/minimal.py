@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from classical.rnn import BackendSwitch, check_sequence
 from kernels import fused
+from kernels.contract import BackendSwitch, check_sequence
 from kernels.reference import linear_recurrence
 from kernels.scan import linear_recurrence_scan
 

@@ -23,60 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from kernels import fused, reference
+from kernels.contract import BackendSwitch, check_sequence
 
 BACKENDS = ("torch", "reference", "fused")
-
-
-def check_backend(backend: str, allowed: tuple[str, ...] = BACKENDS) -> str:
-    if backend not in allowed:
-        raise ValueError(f"backend={backend!r} is unknown; allowed: {', '.join(allowed)}")
-    return backend
-
-
-def check_sequence(x: Tensor, input_size: int, name: str = "x") -> None:
-    """Raise a one-line error unless ``x`` is a floating ``(B, T, input_size)`` tensor."""
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape (batch, time, {input_size})")
-    if x.dim() != 3 or x.shape[-1] != input_size:
-        raise ValueError(
-            f"{name} has shape {tuple(x.shape)}; expected (batch, time, {input_size})"
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{name} has dtype {x.dtype}; expected float32 or float64")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{name} has shape {tuple(x.shape)}; batch and time must be >= 1")
-
-
-def check_sizes(input_size: int, hidden_size: int, num_layers: int) -> None:
-    for field, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                         ("num_layers", num_layers)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"{field}={value!r}: must be an integer >= 1")
-
-
-class BackendSwitch:
-    """A settable ``backend`` attribute checked against the class's ``backends`` (the
-    parameters stay where they are when it changes), and the shared size fields."""
-
-    backends: tuple[str, ...] = BACKENDS
-
-    @property
-    def backend(self) -> str:
-        """How ``forward`` executes (one of ``backends``); settable."""
-        return self._backend
-
-    @backend.setter
-    def backend(self, value: str) -> None:
-        self._backend = check_backend(value, self.backends)
-
-    def _set_sizes(self, input_size: int, hidden_size: int, num_layers: int,
-                   backend: str) -> None:
-        """Validate and keep the sizes every recurrent model shares, and its backend."""
-        check_sizes(input_size, hidden_size, num_layers)
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.backend = backend
 
 
 class _Recurrent(BackendSwitch, nn.Module):
@@ -84,6 +33,7 @@ class _Recurrent(BackendSwitch, nn.Module):
     ``_forward_layers`` (the reference layer loop)."""
 
     torch_cls: type[nn.RNNBase]
+    backends = BACKENDS
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  backend: str = "torch", bias: bool = True, **rnn_kwargs) -> None:
@@ -91,7 +41,6 @@ class _Recurrent(BackendSwitch, nn.Module):
         self._set_sizes(input_size, hidden_size, num_layers, backend)
         self.rnn = self.torch_cls(input_size, hidden_size, num_layers=num_layers, bias=bias,
                                   batch_first=True, **rnn_kwargs)
-
 
     def layer_weights(self, layer: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         """``(weight_ih, weight_hh, bias_ih, bias_hh)`` of one layer, torch.nn layout."""
