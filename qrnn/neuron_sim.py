@@ -36,8 +36,9 @@ def run_ops(state: torch.Tensor, ops: list[Gate], n: int, on_underflow: str = "r
     """Apply ``ops`` to ``state`` ``(B, 2**n)`` real.
 
     Returns:
-        ``(state, p)``: the final (renormalised) state and the product ``(B,)`` of the
-        success probabilities of every postselection.
+        ``(state, p, clamped)``: the final (renormalised) state, the product ``(B,)`` of the
+        success probabilities of every postselection and a ``(B,)`` flag of samples clamped
+        at the underflow floor (``on_underflow="clamp"``).
     """
     if n > REFERENCE_MAX_QUBITS:
         raise ValueError(
@@ -46,6 +47,7 @@ def run_ops(state: torch.Tensor, ops: list[Gate], n: int, on_underflow: str = "r
         )
     batch, dtype = state.shape[0], state.dtype
     success = torch.ones(batch, dtype=dtype)
+    clamped = torch.zeros(batch, dtype=torch.bool)
     for gate in ops:
         if gate.kind == "ry":
             state = apply_matrix(state, _ry(gate.angle, batch, dtype), gate.wires, n)
@@ -59,12 +61,13 @@ def run_ops(state: torch.Tensor, ops: list[Gate], n: int, on_underflow: str = "r
             keep = ((torch.arange(2**n) >> (n - 1 - gate.wires[0])) & 1) == 0
             state = state * keep.to(dtype)
             p = state.square().sum(-1)
-            p, _ = check_success(p, on_underflow, f"postselection of qubit {gate.wires[0]}")
+            p, low = check_success(p, on_underflow, f"postselection of qubit {gate.wires[0]}")
+            clamped = clamped | low
             state = state * p.rsqrt()[:, None]
             success = success * p
         else:
             raise ValueError(f"unknown gate kind {gate.kind!r}; allowed: ry, cry, z, post")
-    return state, success
+    return state, success, clamped
 
 
 def zero_state(batch: int, n: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:

@@ -1,0 +1,59 @@
+"""A :class:`~qrnn.neuron_rnn.QuantumNeuronRNN` executed on PennyLane devices.
+
+The cell state cannot leave a device between tapes (PennyLane returns no state from a circuit
+with mid-circuit measurements), so the output of step ``t`` comes from one tape that runs
+steps ``0..t``: ``T`` tapes of growing length per sample, each neuron's ancillas measured
+mid-circuit and postselected on 0 (:mod:`qrnn.neuron_pl`). Every sequence starts from
+``|0...0>``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from qrnn.neuron_pl import check_backend, run_exact, run_shots
+
+
+def forward_pennylane(model, x: torch.Tensor, state):
+    """``(y (B, T, 2**readout), NeuronRNNState)`` of ``model`` on ``model.backend``.
+
+    ``log_success`` is the kept fraction of shots of the whole sequence on ``qiskit.aer`` (log)
+    and NaN on ``default.qubit``; ``repetitions`` is NaN (per-neuron success probabilities are
+    not observable there).
+    """
+    from qrnn.neuron_rnn import NeuronRNNState
+
+    cfg = model.config
+    check_backend(model.backend, cfg.shots)
+    if state is not None:
+        raise ValueError(
+            f"backend {model.backend!r} starts every sequence from |0...0>; pass state=None "
+            "(carrying a state between calls needs backend 'fast')"
+        )
+    angles = model.angles(x)  # (B, T, stages, register)
+    readout = tuple(range(cfg.readout))
+    batch, steps = x.shape[:2]
+    rows, success = [], []
+    for b in range(batch):
+        ops, outs = [], []
+        for t in range(steps):
+            for s in range(cfg.stages):
+                for j in range(cfg.register):
+                    ops += model.neuron_gates(angles[b, t, s, j], s, j)
+            if model.backend == "qiskit.aer":
+                seed = model.shot_seed() + b * steps + t
+                probs, kept = run_shots(list(ops), cfg.n_qubits, readout, cfg.shots, seed)
+            else:
+                probs, kept = run_exact(list(ops), readout)
+            outs.append(probs.to(model.bias.dtype))
+        rows.append(torch.stack(outs))
+        success.append(float("nan") if kept is None else float(kept))
+    dtype = model.bias.dtype
+    nan = torch.full((batch,), float("nan"), dtype=dtype)
+    log_success = torch.tensor(success, dtype=dtype).log()
+    neurons = steps * cfg.stages * cfg.register
+    flags = torch.zeros(batch, dtype=torch.bool)
+    return torch.stack(rows), NeuronRNNState(None, log_success, nan, neurons, flags)
+
+
+__all__ = ["forward_pennylane"]
