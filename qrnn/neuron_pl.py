@@ -4,9 +4,8 @@
   postselect=0)`` simulated by tree traversal (no extra wires per measurement); the readout is
   renormalised on success by PennyLane, differentiable by backprop. The success probability
   comes from a second execution without postselection (``qml.probs`` of the measurement
-  outcomes, with deferred measurements: one extra wire each). One tape per sample: with
-  parameter broadcasting, PennyLane 0.45's tree traversal returns correct values but doubled
-  gradients.
+  outcomes, with deferred measurements: one extra wire each). Per-sample angles broadcast:
+  one tape for the whole batch.
 - ``qiskit.aer``, with shots: pennylane-qiskit has no native mid-circuit measurement and no
   projector, so it cannot postselect; each measurement is deferred to one extra qubit and
   sampled, and the shots whose ancilla outcomes are not all 0 are discarded here (what
@@ -32,8 +31,8 @@ BACKENDS = ("default.qubit", "qiskit.aer")
 def queue(ops: list[Gate], postselect: bool = True) -> list:
     """Queue ``ops`` inside a quantum function; returns the mid-circuit measurement values.
 
-    Angles must be floats or 0-d tensors (one sample). Without ``postselect`` each measured
-    ancilla is reset to ``|0>`` so that later gadgets can reuse it.
+    Angles are floats, 0-d tensors or ``(B,)`` tensors (broadcast). Without ``postselect``
+    each measured ancilla is reset to ``|0>`` so that later gadgets can reuse it.
     """
     mcms = []
     for gate in ops:
@@ -65,8 +64,9 @@ def check_backend(name: str, shots: int | None) -> None:
 
 
 def run_exact(ops: list[Gate], readout: tuple[int, ...], success: bool = False):
-    """One sample's circuit on default.qubit: readout probabilities on success, ``(2**r,)``,
-    and (with ``success``) the success probability (0-d), else None."""
+    """The circuit on default.qubit: readout probabilities on success, ``([B,] 2**r)``, and
+    (with ``success``) the success probability ``([B,])``, else None. Angles may be floats,
+    0-d tensors or ``(B,)`` tensors (broadcast)."""
     device = qml.device("default.qubit")
 
     def postselected():
@@ -88,7 +88,7 @@ def run_exact(ops: list[Gate], readout: tuple[int, ...], success: bool = False):
         return qml.probs(op=queue(ops, postselect=False))
 
     kwargs["mcm_method"] = "deferred"  # tree-traversal fails on probs of several outcomes
-    return probs, qml.QNode(outcomes, device, **kwargs)()[0]
+    return probs, qml.QNode(outcomes, device, **kwargs)()[..., 0]
 
 
 def run_shots(ops: list[Gate], n_wires: int, readout: tuple[int, ...], shots: int, seed):

@@ -2,7 +2,8 @@
 
 The cell state cannot leave a device between tapes (PennyLane returns no state from a circuit
 with mid-circuit measurements), so the output of step ``t`` comes from one tape that runs
-steps ``0..t``: ``T`` tapes of growing length per sample, each neuron's ancillas measured
+steps ``0..t``: ``T`` tapes of growing length per sequence (broadcast over the batch on
+``default.qubit``, one per sample on ``qiskit.aer``), each neuron's ancillas measured
 mid-circuit and postselected on 0 (:mod:`qrnn.neuron_pl`). Every sequence starts from
 ``|0...0>``.
 """
@@ -33,27 +34,39 @@ def forward_pennylane(model, x: torch.Tensor, state):
     angles = model.angles(x)  # (B, T, stages, register)
     readout = tuple(range(cfg.readout))
     batch, steps = x.shape[:2]
-    rows, success = [], []
-    for b in range(batch):
+    dtype = model.bias.dtype
+    if model.backend == "default.qubit":  # one broadcast tape per output step
         ops, outs = [], []
         for t in range(steps):
-            for s in range(cfg.stages):
-                for j in range(cfg.register):
-                    ops += model.neuron_gates(angles[b, t, s, j], s, j)
-            if model.backend == "qiskit.aer":
+            ops += _step_gates(model, angles[:, t])
+            outs.append(run_exact(list(ops), readout)[0].reshape(batch, -1).to(dtype))
+        y, success = torch.stack(outs, 1), [float("nan")] * batch
+    else:  # qiskit.aer: one sampled circuit per sample and output step
+        rows, success = [], []
+        for b in range(batch):
+            ops, outs = [], []
+            for t in range(steps):
+                ops += _step_gates(model, angles[b, t])
                 seed = model.shot_seed() + b * steps + t
                 probs, kept = run_shots(list(ops), cfg.n_qubits, readout, cfg.shots, seed)
-            else:
-                probs, kept = run_exact(list(ops), readout)
-            outs.append(probs.to(model.bias.dtype))
-        rows.append(torch.stack(outs))
-        success.append(float("nan") if kept is None else float(kept))
-    dtype = model.bias.dtype
+                outs.append(probs.to(dtype))
+            rows.append(torch.stack(outs))
+            success.append(float(kept))
+        y = torch.stack(rows)
     nan = torch.full((batch,), float("nan"), dtype=dtype)
     log_success = torch.tensor(success, dtype=dtype).log()
     neurons = steps * cfg.stages * cfg.register
     flags = torch.zeros(batch, dtype=torch.bool)
-    return torch.stack(rows), NeuronRNNState(None, log_success, nan, neurons, flags)
+    return y, NeuronRNNState(None, log_success, nan, neurons, flags)
+
+
+def _step_gates(model, angles: torch.Tensor) -> list:
+    """Gates of one time step; ``angles`` ``([B,] stages, register)``."""
+    ops = []
+    for s in range(model.config.stages):
+        for j in range(model.config.register):
+            ops += model.neuron_gates(angles[..., s, j], s, j)
+    return ops
 
 
 __all__ = ["forward_pennylane"]
