@@ -91,6 +91,19 @@ def run_exact(ops: list[Gate], readout: tuple[int, ...], success: bool = False):
     return probs, qml.QNode(outcomes, device, **kwargs)()[..., 0]
 
 
+def check_aer_width(n_wires: int, count: int, readout: int) -> int:
+    """Qubits qiskit.aer needs for ``count`` deferred measurements and ``readout`` measured
+    qubits on ``n_wires``; a ValueError above :data:`AER_MAX_WIRES`."""
+    width = n_wires + count + readout
+    if width > AER_MAX_WIRES:
+        raise ValueError(
+            f"qiskit.aer would need {width} qubits ({n_wires} + one per each of {count} deferred "
+            f"mid-circuit measurements + {readout} readout), more than the limit of "
+            f"{AER_MAX_WIRES}; use backend 'fast' or 'default.qubit', or a shorter circuit"
+        )
+    return width
+
+
 def run_shots(ops: list[Gate], n_wires: int, readout: tuple[int, ...], shots: int, seed):
     """One sample's circuit on qiskit.aer with ``shots``, postselected by discarding shots.
 
@@ -98,13 +111,7 @@ def run_shots(ops: list[Gate], n_wires: int, readout: tuple[int, ...], shots: in
     the kept fraction. Raises if the deferred circuit is too wide or no shot was kept.
     """
     count = sum(gate.kind == "post" for gate in ops)
-    width = n_wires + count + len(readout)
-    if width > AER_MAX_WIRES:
-        raise ValueError(
-            f"qiskit.aer would need {width} qubits ({n_wires} + one per each of {count} deferred "
-            f"mid-circuit measurements + {len(readout)} readout), more than the limit of "
-            f"{AER_MAX_WIRES}; use backend 'fast' or 'default.qubit', or a shorter circuit"
-        )
+    width = check_aer_width(n_wires, count, len(readout))
     kwargs = {} if seed is None else {"seed_simulator": seed}
     device = qml.device("qiskit.aer", wires=width, **kwargs)
 
@@ -138,6 +145,7 @@ __all__ = [
     "AER_MAX_WIRES",
     "BACKENDS",
     "SUCCESS_MAX_MEASUREMENTS",
+    "check_aer_width",
     "check_backend",
     "queue",
     "run_exact",

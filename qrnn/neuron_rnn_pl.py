@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from qrnn.neuron_pl import check_backend, run_exact, run_shots
+from qrnn.neuron_pl import check_aer_width, check_backend, run_exact, run_shots
 
 
 def forward_pennylane(model, x: torch.Tensor, state):
@@ -42,6 +42,9 @@ def forward_pennylane(model, x: torch.Tensor, state):
             outs.append(run_exact(list(ops), readout)[0].reshape(batch, -1).to(dtype))
         y, success = torch.stack(outs, 1), [float("nan")] * batch
     else:  # qiskit.aer: one sampled circuit per sample and output step
+        per_neuron = sum(g.kind == "post" for g in model.neuron_gates(0.0, 0, 0))
+        check_aer_width(cfg.n_qubits, per_neuron * steps * cfg.stages * cfg.register,
+                        cfg.readout)
         rows, success = [], []
         for b in range(batch):
             ops, outs = [], []

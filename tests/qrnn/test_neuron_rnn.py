@@ -1,0 +1,163 @@
+"""QuantumNeuronRNN: fast path against the gate-by-gate reference and default.qubit, gradients
+against finite differences, a hand-built parity cell against its closed form, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from qrnn.neuron_rnn import NeuronRNNState, QuantumNeuronConfig, QuantumNeuronRNN
+
+F64 = torch.float64
+CONFIGS = [
+    QuantumNeuronConfig(n_qubits=4, order=1),
+    QuantumNeuronConfig(n_qubits=5, order=2, readout=2),
+    QuantumNeuronConfig(n_qubits=4, order=1, rounds=1, stages=2),
+]
+
+
+def inputs(batch=3, steps=4, features=2, seed=0) -> torch.Tensor:
+    return torch.rand(batch, steps, features, generator=torch.Generator().manual_seed(seed),
+                      dtype=F64)
+
+
+def model(config, seed=1, **kwargs) -> QuantumNeuronRNN:
+    return QuantumNeuronRNN(2, config, seed=seed, dtype=F64, **kwargs)
+
+
+@pytest.mark.parametrize("config", CONFIGS)
+def test_fast_matches_gate_by_gate_reference(config):
+    x = inputs()
+    fast = model(config)
+    y, state = fast(x)
+    ref = model(config, path="reference")
+    y_ref, state_ref = ref(x)
+    assert y.shape == (3, 4, 2**config.readout)
+    assert torch.allclose(y, y_ref, atol=1e-12)
+    assert torch.allclose(state.log_success, state_ref.log_success, atol=1e-12)
+    assert torch.allclose(state.repetitions, state_ref.repetitions, atol=1e-10)
+    assert torch.allclose(y.sum(-1), torch.ones(3, 4, dtype=F64))
+    assert state.neurons == 4 * config.stages * config.register
+    assert bool((state.repetitions >= state.neurons).all())
+    assert bool((state.log_success < 0).all())
+
+
+@pytest.mark.parametrize("config", CONFIGS[:2])
+def test_fast_matches_default_qubit_values_and_gradients(config):
+    x = inputs(batch=2, steps=3)
+    fast = model(config)
+    slow = model(config, backend="default.qubit")
+    weights = torch.linspace(-1, 1, 2**config.readout, dtype=F64)
+    grads = []
+    for m in (fast, slow):
+        y, _ = m(x)
+        loss = (y * weights).sum()
+        grads.append((y.detach(), torch.autograd.grad(loss, list(m.parameters()))))
+    (y_fast, g_fast), (y_slow, g_slow) = grads
+    assert torch.allclose(y_fast, y_slow, atol=1e-10)
+    for a, b in zip(g_fast, g_slow, strict=True):
+        assert torch.allclose(a, b, atol=1e-9)
+
+
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[2]])
+def test_gradients_agree_with_finite_differences(config):
+    x = inputs(batch=2, steps=3)
+    m = model(config)
+    names = [name for name, _ in m.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in m.parameters())
+
+    def f(*values):
+        y, state = torch.func.functional_call(m, dict(zip(names, values, strict=True)), (x,))
+        return y[:, -1, 0], state.log_success
+
+    assert torch.autograd.gradcheck(f, params, eps=1e-6, atol=1e-6)
+
+
+def test_batch_equals_samples_one_by_one():
+    x = inputs(batch=3)
+    m = model(CONFIGS[2])
+    y, state = m(x)
+    for b in range(3):
+        yb, sb = m(x[b : b + 1])
+        assert torch.allclose(y[b], yb[0], atol=1e-13)
+        assert torch.allclose(state.repetitions[b], sb.repetitions[0], atol=1e-10)
+
+
+def test_state_carries_across_calls():
+    x = inputs(steps=6)
+    m = model(CONFIGS[1])
+    y, state = m(x)
+    y1, s1 = m(x[:, :2])
+    y2, s2 = m(x[:, 2:], s1)
+    assert torch.allclose(torch.cat([y1, y2], 1), y, atol=1e-13)
+    assert torch.allclose(s2.amplitudes, state.amplitudes, atol=1e-13)
+    assert torch.allclose(s2.log_success, state.log_success, atol=1e-12)
+    assert s2.neurons == state.neurons
+
+
+def test_hand_built_parity_cell():
+    # one register qubit, theta = (pi/2) x_t: bit 1 gives q(pi/2) = pi/2 (a flip), bit 0 gives
+    # q(0) = 0; success probability sin^4 + cos^4 = 1 at both, so P(readout = 1) is the parity
+    m = QuantumNeuronRNN(1, QuantumNeuronConfig(n_qubits=2), dtype=F64)
+    with torch.no_grad():
+        m.bias.zero_()
+        m.w_in.fill_(math.pi / 2)
+    bits = torch.tensor([[1, 0, 1, 1, 0, 1], [0, 0, 1, 0, 0, 0]], dtype=F64)
+    y, state = m(bits.unsqueeze(-1))
+    parity = torch.cumsum(bits, 1) % 2
+    assert torch.allclose(y[..., 1], parity, atol=1e-12)
+    assert torch.allclose(state.log_success, torch.zeros(2, dtype=F64), atol=1e-12)
+    assert torch.allclose(state.repetitions, torch.full((2,), 6.0, dtype=F64), atol=1e-10)
+
+
+def test_seeds_fix_the_parameters():
+    a, b, c = (model(CONFIGS[0], seed=s) for s in (3, 3, 4))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+    assert not torch.equal(a.w_state, c.w_state)
+
+
+def test_qiskit_aer_shots_estimate_the_fast_outputs():
+    config = QuantumNeuronConfig(n_qubits=3, order=1, shots=3000)
+    x = inputs(batch=1, steps=2)
+    y_fast, s_fast = model(config)(x)
+    y_aer, s_aer = model(config, backend="qiskit.aer")(x)
+    assert y_aer.shape == y_fast.shape
+    assert torch.allclose(y_aer, y_fast, atol=0.06)
+    assert abs(float(s_aer.log_success.exp() - s_fast.log_success.exp())) < 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n_qubits": 21}, r"n_qubits=21 must be in \[2, 20\].*simulator's limit"),
+     ({"order": 0}, r"order=0 must be in \[1, 6\]"),
+     ({"n_qubits": 3, "order": 2, "readout": 2}, r"n_qubits=3 must be in \[4, 20\]"),
+     ({"stages": 0}, "stages=0"), ({"readout": 7}, r"readout=7"), ({"shots": 0}, "shots=0")],
+)
+def test_bad_config(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        QuantumNeuronConfig(**kwargs)
+
+
+def test_bad_calls():
+    m = model(CONFIGS[0])
+    with pytest.raises(ValueError, match=r"expected \(batch, time, 2\)"):
+        m(torch.zeros(2, 3, dtype=F64))
+    with pytest.raises(ValueError, match="backend='lightning.qubit' is unknown"):
+        m.backend = "lightning.qubit"
+    with pytest.raises(ValueError, match="path='fused' is unknown"):
+        model(CONFIGS[0], path="fused")
+    with pytest.raises(TypeError, match="NeuronRNNState"):
+        m(inputs(), state=torch.zeros(3, 8))
+    _, state = m(inputs())
+    m.backend = "default.qubit"
+    with pytest.raises(ValueError, match="starts every sequence from"):
+        m(inputs(), state)
+    m.backend = "qiskit.aer"
+    with pytest.raises(ValueError, match="qiskit.aer cannot postselect"):
+        m(inputs())
+    wide = model(QuantumNeuronConfig(n_qubits=4, shots=10), backend="qiskit.aer")
+    with pytest.raises(ValueError, match="qiskit.aer would need"):
+        wide(inputs(batch=1, steps=8))
+    assert isinstance(state, NeuronRNNState)
