@@ -195,6 +195,31 @@ def _classical(cls_name: str, name: str, description: str) -> ModelSpec:
                      ("torch", "reference", "fused"))
 
 
+def _qneuron() -> ModelSpec:
+    return ModelSpec(
+        "qneuron_rnn", "quantum",
+        "quantum-neuron RNN (Bausch 2020): repeat-until-success neurons, state kept in qubits",
+        "qrnn.neuron_rnn:build", ("fast", "default.qubit", "qiskit.aer"),
+        options=(
+            Option("n_qubits", int, 12, "all qubits: register + one ancilla per order",
+                   low=2, high=20),
+            Option("order", int, 1, "repeat-until-success order k (q iterated k times)",
+                   low=1, high=6),
+            Option("rounds", int, 0, "amplitude-amplification rounds per RUS level",
+                   low=0, high=3),
+            Option("stages", int, 1, "neuron sweeps over the register per step", low=1,
+                   high=8),
+            Option("readout", int, 1, "register qubits read as the output distribution",
+                   low=1, high=6),
+            Option("shots", int, None, "shots per circuit (qiskit.aer)", low=1,
+                   optional=True),
+            Option("on_underflow", str, "raise", "success probability below the floor",
+                   choices=("raise", "clamp")),
+            Option("path", str, "auto", "fast-path neuron kernel",
+                   choices=("auto", "compiled", "torch", "reference")),
+        ))
+
+
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
@@ -203,6 +228,7 @@ MODELS: dict[str, ModelSpec] = {
         _classical("elman", "elman", "Elman tanh RNN"),
         _classical("mingru", "mingru", "minGRU, parallel scan (Feng et al. 2024)"),
         _classical("minlstm", "minlstm", "minLSTM, parallel scan (Feng et al. 2024)"),
+        _qneuron(),
     )
 }
 

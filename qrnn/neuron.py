@@ -166,13 +166,13 @@ def check_success(p: torch.Tensor, policy: str, where: str):
     """Apply the underflow policy to success probabilities ``p`` ``(B,)``.
 
     Returns ``(p, clamped)``; with ``"raise"`` a ValueError names the first sample below
-    :func:`underflow_floor` and ``where``."""
+    :func:`underflow_floor` and ``where`` (``p`` may have more axes, ``(..., B)``)."""
     floor = underflow_floor(p.dtype)
     low = p.detach() < floor
     if not bool(low.any()):
         return p, low
     if policy == "raise":
-        sample = int(low.nonzero()[0, 0])
+        sample = int(low.nonzero()[0, -1])
         raise ValueError(
             f"success probability {float(p[sample]):.3g} of the {where} (sample {sample}) is "
             f"below the {p.dtype} underflow floor {floor:.3g}; lower the order or the "

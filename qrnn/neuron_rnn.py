@@ -21,8 +21,9 @@ neuron-circuit runs when each neuron is repeated until it succeeds (``sum 1/p``;
 model; the second is the repeat-until-success cost, exact for a basis-state register and an
 estimate for a register in superposition (a failure, undone, reweights the branches).
 
-Backends: ``"fast"`` (the closed-form kernel on a real ``(B, 2**register)`` state vector;
-``path="reference"`` runs every neuron gate by gate with its ancillas, as a check),
+Backends: ``"fast"`` (the closed-form neuron on a real ``(B, 2**register)`` state vector,
+compiled C or torch ops; ``path="reference"`` runs every neuron gate by gate with its
+ancillas, as a check),
 ``"default.qubit"`` (mid-circuit measurements postselected on 0, exact, one tape per sample
 and per output step, so ``T`` tapes of growing length per sequence) and ``"qiskit.aer"``
 (shots, failed shots discarded; small circuits only, see :mod:`qrnn.neuron_pl`). Success
@@ -38,8 +39,13 @@ import torch
 from torch import nn
 
 from kernels.contract import BackendSwitch, check_path, check_sequence, derive_seed, generator
+from kernels.cpu_build import warn_once
+from qrnn import neuron_fused
 from qrnn.neuron import NeuronSpec, apply_neuron, control_angles, neuron_ops
 from qrnn.neuron_sim import REFERENCE_MAX_QUBITS, run_ops
+
+PATHS = ("torch", "compiled")
+"""Fast-path choices besides ``"auto"`` and ``"reference"`` (see :class:`QuantumNeuronRNN`)."""
 
 MAX_QUBITS = 20
 """Largest cell (register + ancillas) the fast simulator accepts (``2**(n_qubits - order)``
@@ -133,7 +139,11 @@ class QuantumNeuronRNN(BackendSwitch, nn.Module):
         input_size: features per step.
         config: a :class:`QuantumNeuronConfig`.
         backend: ``"fast"``, ``"default.qubit"`` or ``"qiskit.aer"`` (settable later).
-        path: ``"auto"`` (closed-form neurons) or ``"reference"`` (gate by gate, with ancillas).
+        path: how ``"fast"`` computes a neuron: ``"compiled"`` (one C call forward and backward,
+            :mod:`qrnn.neuron_fused`; no amplification), ``"torch"`` (the closed form in torch
+            ops), ``"reference"`` (gate by gate with the ancillas, :mod:`qrnn.neuron_sim`) or
+            ``"auto"`` (compiled where it applies, else torch, warning once if no C compiler
+            is found).
         seed: initialises the parameters (stream ``"qneuron/init"``) and seeds shot sampling.
         dtype: parameter dtype (the state vector runs in it).
     """
@@ -149,7 +159,8 @@ class QuantumNeuronRNN(BackendSwitch, nn.Module):
             raise TypeError(f"config must be a QuantumNeuronConfig, got {type(config).__name__}")
         self.config = config
         self._set_sizes(input_size, 2**config.readout, 1, backend)
-        self.path = check_path(path, ())
+        self.output_size = self.hidden_size  # the head reads the width of y from here
+        self.path = check_path(path, PATHS)
         self.seed = seed
         gen = generator(seed, "qneuron/init")
         s, r = config.stages, config.register
@@ -194,23 +205,48 @@ class QuantumNeuronRNN(BackendSwitch, nn.Module):
         psi, log_s, reps, clamped = (state.amplitudes, state.log_success, state.repetitions,
                                      state.clamped)
         angles = self.angles(x)
-        if self.path == "reference":
+        path = self._resolve_path(spec, self.bias.dtype)
+        if path == "reference":
             step = self._reference_neuron
         else:
-            controls = [[control_angles(r, j, self.w_state[s, j]) for j in range(r)]
-                        for s in range(cfg.stages)]
+            controls = torch.stack([control_angles(r, j, self.w_state[s, j])
+                                    for s in range(cfg.stages) for j in range(r)])
 
             def step(psi, angle, s, j):
-                return apply_neuron(psi, r, j, angle, controls[s][j], spec)
+                return apply_neuron(psi, r, j, angle, controls[s * r + j], spec)
+        targets = tuple(range(r)) * cfg.stages
         ys = []
         for t in range(x.shape[1]):
-            for s in range(cfg.stages):
-                for j in range(r):
-                    psi, p, low = step(psi, angles[:, t, s, j], s, j)
-                    log_s, reps, clamped = log_s + p.log(), reps + 1 / p, clamped | low
+            if path == "compiled":  # every neuron of the step in one call
+                u = angles[:, t].reshape(x.shape[0], -1).T
+                psi, p, low = neuron_fused.fused_neurons(psi, r, targets, u, controls, spec)
+                log_s, reps = log_s + p.log().sum(0), reps + (1 / p).sum(0)
+                clamped = clamped | low.any(0)
+            else:
+                for s in range(cfg.stages):
+                    for j in range(r):
+                        psi, p, low = step(psi, angles[:, t, s, j], s, j)
+                        log_s, reps, clamped = log_s + p.log(), reps + 1 / p, clamped | low
             ys.append(psi.square().reshape(psi.shape[0], 2**cfg.readout, -1).sum(-1))
         neurons = state.neurons + x.shape[1] * cfg.stages * r
         return torch.stack(ys, 1), NeuronRNNState(psi, log_s, reps, neurons, clamped)
+
+    def _resolve_path(self, spec: NeuronSpec, dtype: torch.dtype) -> str:
+        """``self.path`` with ``"auto"`` resolved; ``"compiled"`` checked before any work."""
+        applies = neuron_fused.applies(spec, dtype)
+        if self.path == "compiled":
+            if not applies:
+                raise ValueError(f"path='compiled' needs rounds=0 (got {spec.rounds}); use "
+                                 "path='auto' or 'torch'")
+            neuron_fused.LIBRARY.require()
+        if self.path != "auto":
+            return self.path
+        if not applies:
+            return "torch"
+        if neuron_fused.LIBRARY.available():
+            return "compiled"
+        warn_once("neuron", f"{neuron_fused.LIBRARY.error}; the quantum neuron runs in torch")
+        return "torch"
 
     def _reference_neuron(self, psi: torch.Tensor, angle: torch.Tensor, s: int, j: int):
         """One neuron gate by gate on register + ancillas (``path="reference"``)."""
@@ -240,5 +276,17 @@ class QuantumNeuronRNN(BackendSwitch, nn.Module):
         return derive_seed(self.seed, "qneuron/shots") % 2**31
 
 
-__all__ = ["MAX_QUBITS", "MAX_READOUT", "NeuronRNNState", "QuantumNeuronConfig",
-           "QuantumNeuronRNN"]
+def build(input_size: int, hidden_size: int, *, backend: str = "fast", num_layers: int = 1,
+          seed: int = 0, path: str = "auto", **options) -> QuantumNeuronRNN:
+    """The registry's builder (model ``qneuron_rnn``): ``options`` are the fields of
+    :class:`QuantumNeuronConfig`. ``hidden_size`` is not used: the width of ``y`` is
+    ``2**readout`` (``output_size``)."""
+    if num_layers != 1:
+        raise ValueError(f"num_layers={num_layers}: qneuron_rnn is one cell; for more neuron "
+                         "sweeps per step use the option stages")
+    return QuantumNeuronRNN(input_size, QuantumNeuronConfig(**options), backend=backend,
+                            path=path, seed=seed)
+
+
+__all__ = ["MAX_QUBITS", "MAX_READOUT", "PATHS", "NeuronRNNState", "QuantumNeuronConfig",
+           "QuantumNeuronRNN", "build"]

@@ -75,6 +75,35 @@ def test_gradients_agree_with_finite_differences(config):
     assert torch.autograd.gradcheck(f, params, eps=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize(("dtype", "tol"), [(F64, 1e-12), (torch.float32, 2e-5)])
+@pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1],
+                                    QuantumNeuronConfig(n_qubits=6, order=3, stages=2)])
+def test_compiled_kernel_matches_torch_closed_form(config, dtype, tol):
+    x = inputs(batch=3, steps=5).to(dtype)
+    results = []
+    for path in ("compiled", "torch"):
+        m = QuantumNeuronRNN(2, config, seed=2, dtype=dtype, path=path)
+        y, state = m(x)
+        loss = (y[..., -1] * torch.arange(5, dtype=dtype)).sum() + 0.1 * state.log_success.sum()
+        results.append([y, state.log_success, state.repetitions,
+                        *torch.autograd.grad(loss, list(m.parameters()))])
+    for a, b in zip(*results, strict=True):
+        assert torch.allclose(a, b, atol=tol, rtol=tol)
+
+
+def test_compiled_gradients_agree_with_finite_differences():
+    x = inputs(batch=2, steps=3)
+    m = model(QuantumNeuronConfig(n_qubits=5, order=2, stages=2), path="compiled")
+    names = [name for name, _ in m.named_parameters()]
+    params = tuple(p.detach().clone().requires_grad_() for p in m.parameters())
+
+    def f(*values):
+        y, state = torch.func.functional_call(m, dict(zip(names, values, strict=True)), (x,))
+        return y[:, -1, 0], state.log_success, state.repetitions
+
+    assert torch.autograd.gradcheck(f, params, eps=1e-6, atol=1e-6)
+
+
 def test_batch_equals_samples_one_by_one():
     x = inputs(batch=3)
     m = model(CONFIGS[2])
@@ -148,6 +177,8 @@ def test_bad_calls():
         m.backend = "lightning.qubit"
     with pytest.raises(ValueError, match="path='fused' is unknown"):
         model(CONFIGS[0], path="fused")
+    with pytest.raises(ValueError, match="path='compiled' needs rounds=0"):
+        model(QuantumNeuronConfig(n_qubits=3, rounds=1), path="compiled")(inputs())
     with pytest.raises(TypeError, match="NeuronRNNState"):
         m(inputs(), state=torch.zeros(3, 8))
     _, state = m(inputs())
@@ -161,3 +192,31 @@ def test_bad_calls():
     with pytest.raises(ValueError, match="qiskit.aer would need"):
         wide(inputs(batch=1, steps=8))
     assert isinstance(state, NeuronRNNState)
+
+
+def test_registered_with_its_options():
+    from experiments.models import build_model, model_spec
+
+    spec = model_spec("qneuron_rnn")
+    assert spec.backends == ("fast", "default.qubit", "qiskit.aer")
+    net = build_model("qneuron_rnn", 1, 2, "classification", hidden_size=32, seed=5,
+                      options={"n_qubits": 5, "order": 2, "readout": 2, "stages": 2})
+    assert net.body.config == QuantumNeuronConfig(n_qubits=5, order=2, readout=2, stages=2)
+    assert net.head.in_features == 4  # 2**readout classes, not hidden_size
+    assert net(torch.rand(3, 4, 1)).shape == (3, 2)
+    with pytest.raises(ValueError, match=r"option n_qubits=21 is not allowed.*\[2, 20\]"):
+        spec.resolve_options({"n_qubits": 21})
+    with pytest.raises(ValueError, match="num_layers=2"):
+        build_model("qneuron_rnn", 1, 2, "classification", hidden_size=4, num_layers=2)
+
+
+def test_digits_pixels_zero_vs_one_task():
+    from experiments import tasks
+
+    data = tasks.load("digits_pixels", seed=0, classes="0,1")
+    assert data.output_size == 2 and data.train.x.shape[1:] == (64, 1)
+    labels = torch.cat([data.train.y, data.val.y, data.test.y])
+    assert set(labels.tolist()) == {0, 1}
+    assert 340 < len(labels) < 380  # 178 zeros and 182 ones in scikit-learn's digits
+    with pytest.raises(ValueError, match="two or more distinct digits"):
+        tasks.load("digits_pixels", seed=0, classes="3")
