@@ -38,7 +38,7 @@ def forward_pennylane(model, x: torch.Tensor, state):
     if model.backend == "default.qubit":  # one broadcast tape per output step
         ops, outs = [], []
         for t in range(steps):
-            ops += _step_gates(model, angles[:, t])
+            ops += step_gates(model, angles[:, t])
             outs.append(run_exact(list(ops), readout)[0].reshape(batch, -1).to(dtype))
         y, success = torch.stack(outs, 1), [float("nan")] * batch
     else:  # qiskit.aer: one sampled circuit per sample and output step
@@ -49,7 +49,7 @@ def forward_pennylane(model, x: torch.Tensor, state):
         for b in range(batch):
             ops, outs = [], []
             for t in range(steps):
-                ops += _step_gates(model, angles[b, t])
+                ops += step_gates(model, angles[b, t])
                 seed = model.shot_seed() + b * steps + t
                 probs, kept = run_shots(list(ops), cfg.n_qubits, readout, cfg.shots, seed)
                 outs.append(probs.to(dtype))
@@ -63,7 +63,7 @@ def forward_pennylane(model, x: torch.Tensor, state):
     return y, NeuronRNNState(None, log_success, nan, neurons, flags)
 
 
-def _step_gates(model, angles: torch.Tensor) -> list:
+def step_gates(model, angles: torch.Tensor) -> list:
     """Gates of one time step; ``angles`` ``([B,] stages, register)``."""
     ops = []
     for s in range(model.config.stages):
@@ -72,4 +72,4 @@ def _step_gates(model, angles: torch.Tensor) -> list:
     return ops
 
 
-__all__ = ["forward_pennylane"]
+__all__ = ["forward_pennylane", "step_gates"]
