@@ -46,7 +46,7 @@ def test_fast_matches_gate_by_gate_reference(config):
 
 @pytest.mark.parametrize("config", CONFIGS[:2])
 def test_fast_matches_default_qubit_values_and_gradients(config):
-    x = inputs(batch=2, steps=3)
+    x = inputs(batch=2, steps=2)
     fast = model(config)
     slow = model(config, backend="default.qubit")
     weights = torch.linspace(-1, 1, 2**config.readout, dtype=F64)
@@ -63,7 +63,7 @@ def test_fast_matches_default_qubit_values_and_gradients(config):
 
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[2]])
 def test_gradients_agree_with_finite_differences(config):
-    x = inputs(batch=2, steps=3)
+    x = inputs(batch=2, steps=2)
     m = model(config)
     names = [name for name, _ in m.named_parameters()]
     params = tuple(p.detach().clone().requires_grad_() for p in m.parameters())
