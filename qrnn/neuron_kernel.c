@@ -18,14 +18,14 @@
 #include <stddef.h>
 
 #define NEURON_KERNELS(T, SUF)                                                                \
-static inline void powers_##SUF(T x, int k, T *xk, T *xk1) {                                 \
+static inline __attribute__((always_inline)) void powers_##SUF(T x, int k, T *xk, T *xk1) {                                 \
     /* xk = x^(2^k), xk1 = x^(2^k - 1) */                                                   \
     T p = 1;                                                                                  \
     for (int i = 0; i < k; ++i) { p *= x; x *= x; }                                           \
     *xk = x; *xk1 = p;                                                                        \
 }                                                                                             \
                                                                                               \
-static int neuron_forward_##SUF(int B, int n, int target, int k, const T *psi, const T *cu,         \
+static inline __attribute__((always_inline)) int neuron_forward_##SUF(int B, int n, int target, int k, const T *psi, const T *cu,         \
                          const T *su, const T *cc, const T *sc, T floor_p, T *out, T *p) {   \
     const size_t N = (size_t)1 << n, L = (size_t)1 << (n - 1 - target);                     \
     const size_t H = (size_t)1 << target;                                                    \
@@ -54,7 +54,7 @@ static int neuron_forward_##SUF(int B, int n, int target, int k, const T *psi, c
     return 0;                                                                                \
 }                                                                                            \
                                                                                              \
-static int neuron_backward_##SUF(int B, int n, int target, int k, const T *psi, const T *cu,       \
+static inline __attribute__((always_inline)) int neuron_backward_##SUF(int B, int n, int target, int k, const T *psi, const T *cu,       \
                           const T *su, const T *cc, const T *sc, T floor_p, const T *p,     \
                           const T *g_out, const T *g_p, T *g_psi, T *g_u, T *g_c) {         \
     const size_t N = (size_t)1 << n, L = (size_t)1 << (n - 1 - target);                     \
@@ -110,11 +110,9 @@ static int neuron_backward_##SUF(int B, int n, int target, int k, const T *psi, 
     return 0;                                                                                \
 }                                                                                            \
                                                                                              \
-int neuron_step_forward_##SUF(int B, int n, int count, const int *targets, int k,           \
-                              const T *psi, const T *cu, const T *su, const T *cc,          \
-                              const T *sc, T floor_p, T *states, T *p) {                    \
-    /* count neurons in order; neuron i reads states[i-1] (psi for i = 0), writes states[i]; \
-       cu, su: (count, B); cc, sc: (count, M); p: (count, B) */                              \
+static inline __attribute__((always_inline)) void step_forward_##SUF(                      \
+        int B, int n, int count, const int *targets, int k, const T *psi, const T *cu,       \
+        const T *su, const T *cc, const T *sc, T floor_p, T *states, T *p) {                 \
     const size_t N = (size_t)1 << n, M = N / 2;                                              \
     for (int i = 0; i < count; ++i) {                                                        \
         const T *in = i ? states + (size_t)(i - 1) * B * N : psi;                            \
@@ -122,16 +120,27 @@ int neuron_step_forward_##SUF(int B, int n, int count, const int *targets, int k
                              cc + i * M, sc + i * M, floor_p, states + (size_t)i * B * N,   \
                              p + (size_t)i * B);                                             \
     }                                                                                        \
+}                                                                                            \
+                                                                                             \
+int neuron_step_forward_##SUF(int B, int n, int count, const int *targets, int k,           \
+                              const T *psi, const T *cu, const T *su, const T *cc,          \
+                              const T *sc, T floor_p, T *states, T *p) {                    \
+    /* count neurons in order; neuron i reads states[i-1] (psi for i = 0), writes states[i]; \
+       cu, su: (count, B); cc, sc: (count, M); p: (count, B). k is dispatched to constants \
+       so that the power loops unroll and the inner loops vectorise. */                     \
+    switch (k) {                                                                             \
+    case 1: step_forward_##SUF(B, n, count, targets, 1, psi, cu, su, cc, sc, floor_p, states, p); break; \
+    case 2: step_forward_##SUF(B, n, count, targets, 2, psi, cu, su, cc, sc, floor_p, states, p); break; \
+    case 3: step_forward_##SUF(B, n, count, targets, 3, psi, cu, su, cc, sc, floor_p, states, p); break; \
+    default: step_forward_##SUF(B, n, count, targets, k, psi, cu, su, cc, sc, floor_p, states, p); \
+    }                                                                                        \
     return 0;                                                                                \
 }                                                                                            \
                                                                                              \
-int neuron_step_backward_##SUF(int B, int n, int count, const int *targets, int k,          \
-                               const T *psi, const T *cu, const T *su, const T *cc,         \
-                               const T *sc, T floor_p, const T *states, const T *p,         \
-                               const T *g_out, const T *g_p, T *g_psi, T *work,            \
-                               T *g_u, T *g_c) {                                            \
-    /* reverse order; the state gradient ping-pongs between g_psi and work so that it ends \
-       in g_psi; g_p, g_u: (count, B); g_c: (count, M) */                                   \
+static inline __attribute__((always_inline)) void step_backward_##SUF(                     \
+        int B, int n, int count, const int *targets, int k, const T *psi, const T *cu,       \
+        const T *su, const T *cc, const T *sc, T floor_p, const T *states, const T *p,       \
+        const T *g_out, const T *g_p, T *g_psi, T *work, T *g_u, T *g_c) {                   \
     const size_t N = (size_t)1 << n, M = N / 2;                                              \
     const T *g = g_out;                                                                      \
     for (int i = count - 1; i >= 0; --i) {                                                   \
@@ -141,6 +150,25 @@ int neuron_step_backward_##SUF(int B, int n, int count, const int *targets, int 
                               cc + i * M, sc + i * M, floor_p, p + (size_t)i * B, g,        \
                               g_p + (size_t)i * B, dst, g_u + (size_t)i * B, g_c + i * M);  \
         g = dst;                                                                             \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+int neuron_step_backward_##SUF(int B, int n, int count, const int *targets, int k,          \
+                               const T *psi, const T *cu, const T *su, const T *cc,         \
+                               const T *sc, T floor_p, const T *states, const T *p,         \
+                               const T *g_out, const T *g_p, T *g_psi, T *work,            \
+                               T *g_u, T *g_c) {                                            \
+    /* reverse order; the state gradient ping-pongs between g_psi and work so that it ends \
+       in g_psi; g_p, g_u: (count, B); g_c: (count, M) */                                   \
+    switch (k) {                                                                             \
+    case 1: step_backward_##SUF(B, n, count, targets, 1, psi, cu, su, cc, sc, floor_p, states, p, \
+                                g_out, g_p, g_psi, work, g_u, g_c); break;                   \
+    case 2: step_backward_##SUF(B, n, count, targets, 2, psi, cu, su, cc, sc, floor_p, states, p, \
+                                g_out, g_p, g_psi, work, g_u, g_c); break;                   \
+    case 3: step_backward_##SUF(B, n, count, targets, 3, psi, cu, su, cc, sc, floor_p, states, p, \
+                                g_out, g_p, g_psi, work, g_u, g_c); break;                   \
+    default: step_backward_##SUF(B, n, count, targets, k, psi, cu, su, cc, sc, floor_p, states, \
+                                 p, g_out, g_p, g_psi, work, g_u, g_c);                      \
     }                                                                                        \
     return 0;                                                                                \
 }
