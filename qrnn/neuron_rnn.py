@@ -23,11 +23,11 @@ estimate for a register in superposition (a failure, undone, reweights the branc
 
 Backends: ``"fast"`` (the closed-form neuron on a real ``(B, 2**register)`` state vector,
 compiled C or torch ops; ``path="reference"`` runs every neuron gate by gate with its
-ancillas, as a check),
-``"default.qubit"`` (mid-circuit measurements postselected on 0, exact, one tape per sample
-and per output step, so ``T`` tapes of growing length per sequence) and ``"qiskit.aer"``
-(shots, failed shots discarded; small circuits only, see :mod:`qrnn.neuron_pl`). Success
-statistics are computed on ``"fast"`` only (NaN elsewhere).
+ancillas, as a check), ``"default.qubit"`` (mid-circuit measurements postselected on 0,
+exact; one tape per output step, broadcast over the batch, so ``T`` tapes of growing length
+per sequence) and ``"qiskit.aer"`` (shots, failed shots discarded; small circuits only, see
+:mod:`qrnn.neuron_pl`). Success statistics are computed on ``"fast"`` only (``log_success``
+is the kept fraction of shots on ``"qiskit.aer"``, NaN on ``"default.qubit"``).
 """
 
 from __future__ import annotations
