@@ -201,7 +201,7 @@ def _qneuron() -> ModelSpec:
         "quantum-neuron RNN (Bausch 2020): repeat-until-success neurons, state kept in qubits",
         "qrnn.neuron_rnn:build", ("fast", "default.qubit", "qiskit.aer"),
         options=(
-            Option("n_qubits", int, 12, "all qubits: register + one ancilla per order",
+            Option("n_qubits", int, 6, "all qubits: register + one ancilla per order",
                    low=2, high=20),
             Option("order", int, 1, "repeat-until-success order k (q iterated k times)",
                    low=1, high=6),

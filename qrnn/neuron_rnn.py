@@ -69,7 +69,7 @@ class QuantumNeuronConfig:
         on_underflow: ``"raise"`` or ``"clamp"`` (see :class:`qrnn.neuron.NeuronSpec`).
     """
 
-    n_qubits: int = 12
+    n_qubits: int = 6
     order: int = 1
     rounds: int = 0
     stages: int = 1
