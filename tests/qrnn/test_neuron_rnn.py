@@ -77,7 +77,8 @@ def test_gradients_agree_with_finite_differences(config):
 
 @pytest.mark.parametrize(("dtype", "tol"), [(F64, 1e-12), (torch.float32, 2e-5)])
 @pytest.mark.parametrize("config", [CONFIGS[0], CONFIGS[1],
-                                    QuantumNeuronConfig(n_qubits=6, order=3, stages=2)])
+                                    QuantumNeuronConfig(n_qubits=6, order=3, stages=2),
+                                    QuantumNeuronConfig(n_qubits=7, order=5)])
 def test_compiled_kernel_matches_torch_closed_form(config, dtype, tol):
     x = inputs(batch=3, steps=5).to(dtype)
     results = []
@@ -89,6 +90,20 @@ def test_compiled_kernel_matches_torch_closed_form(config, dtype, tol):
                         *torch.autograd.grad(loss, list(m.parameters()))])
     for a, b in zip(*results, strict=True):
         assert torch.allclose(a, b, atol=tol, rtol=tol)
+
+
+def test_without_a_compiler_auto_warns_once_and_runs_torch(forget_build):
+    from qrnn import neuron_fused
+
+    forget_build(neuron_fused.LIBRARY, "no C compiler found (simulated)")
+    x = inputs()
+    m = model(CONFIGS[0])
+    with pytest.warns(RuntimeWarning, match="no C compiler found.*runs in torch"):
+        y, _ = m(x)
+    y_torch, _ = model(CONFIGS[0], path="torch")(x)
+    assert torch.equal(y, y_torch)
+    with pytest.raises(RuntimeError, match="quantum-neuron kernels unavailable"):
+        model(CONFIGS[0], path="compiled")(x)
 
 
 def test_compiled_gradients_agree_with_finite_differences():
