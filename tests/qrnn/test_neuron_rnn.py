@@ -235,3 +235,12 @@ def test_digits_pixels_zero_vs_one_task():
     assert 340 < len(labels) < 380  # 178 zeros and 182 ones in scikit-learn's digits
     with pytest.raises(ValueError, match="two or more distinct digits"):
         tasks.load("digits_pixels", seed=0, classes="3")
+
+
+def test_bench_workload_has_the_task_training_split_size():
+    from experiments import tasks
+    from qrnn.neuron_bench import STEPS, zero_one_train_split
+
+    x, y = zero_one_train_split()
+    train = tasks.load("digits_pixels", seed=0, classes="0,1").train
+    assert x.shape == (len(train), STEPS, 1) and set(y.tolist()) == {0, 1}
