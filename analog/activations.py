@@ -153,6 +153,8 @@ def _tanh_derivative(z: Tensor) -> Tensor:
 
 SIGMOID = Activation("sigmoid", torch.sigmoid, torch.logit, _sigmoid_derivative, 0.0, 1.0)
 TANH = Activation("tanh", torch.tanh, torch.atanh, _tanh_derivative, -1.0, 1.0)
+IDENTITY = Activation("identity", lambda z: z, lambda y: y, torch.ones_like, -1.0, 1.0)
+"""The plain linear converter's transfer (a linear ADC with no activation after it)."""
 BUILTIN = {"sigmoid": SIGMOID, "tanh": TANH}
 
 
