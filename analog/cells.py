@@ -110,7 +110,7 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
         self.converters = nn.ModuleList(
             nn.ModuleDict({fn: self._converter(fn, bits, n, derive_seed(seed, f"{self.kind}/"
                                                                          f"l{k}/{fn}"))
-                           for fn, n in self._groups().items()})
+                           for fn, n in self.column_groups().items()})
             for k in range(num_layers))
         self._train_gen = generator(seed, f"{self.kind}/train")
         self._read_rng = np.random.Generator(np.random.SFC64(derive_seed(seed, f"{self.kind}/"
@@ -186,9 +186,10 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
         return z_float + (z - z_float).detach()
 
     def _convert(self, layer: int, z: Tensor) -> list[Tensor]:
-        """Converted column groups of ``z`` in :meth:`_groups` order."""
+        """Converted column groups of ``z`` in :meth:`column_groups` order."""
         conv = self.converters[layer]
-        return [conv[fn](part) for fn, part in zip(self._groups(), self._split(z), strict=True)]
+        parts = self._split(z)
+        return [conv[fn](part) for fn, part in zip(self.column_groups(), parts, strict=True)]
 
     def forward(self, x: Tensor, state=None):
         """``x (B, T, input_size)`` -> ``(y (B, T, H), state)``; ``state`` as torch.nn's."""
@@ -235,7 +236,9 @@ class AnalogLSTM(_AnalogRecurrent):
 
     gates, kind = 4, "analog_lstm"
 
-    def _groups(self) -> dict[str, int]:
+    def column_groups(self) -> dict[str, int]:
+        """Converter of each column group and its width, in array column order after
+        :meth:`_split`."""
         return {"sigmoid": 3 * self.hidden_size, "tanh": self.hidden_size}
 
     def _split(self, z: Tensor) -> list[Tensor]:
@@ -276,7 +279,7 @@ class AnalogGRU(_AnalogRecurrent):
             n_h = torch.cat([n_h[:, :-1], b_hn.unsqueeze(1)], dim=1)
         return torch.cat([w[: 2 * h], n_x, n_h])
 
-    def _groups(self) -> dict[str, int]:
+    def column_groups(self) -> dict[str, int]:
         return {"sigmoid": 2 * self.hidden_size, "identity": 2 * self.hidden_size}
 
     def _split(self, z: Tensor) -> list[Tensor]:
@@ -297,7 +300,7 @@ class AnalogElman(_AnalogRecurrent):
 
     gates, kind = 1, "analog_elman"
 
-    def _groups(self) -> dict[str, int]:
+    def column_groups(self) -> dict[str, int]:
         return {"tanh": self.hidden_size}
 
     def _split(self, z: Tensor) -> list[Tensor]:
