@@ -107,7 +107,7 @@ class _ActivationADC(nn.Module):
                 * self.noise_std
         n = thresholds.shape[0]
         flat = zc.reshape(-1, n).t().contiguous() if n > 1 else zc.reshape(1, -1)
-        codes = torch.searchsorted(thresholds.contiguous(), flat, right=True)
+        codes = torch.searchsorted(thresholds.to(zc.dtype).contiguous(), flat, right=True)
         return codes.t().reshape(z.shape) if n > 1 else codes.reshape(z.shape)
 
     def _output(self, z: Tensor, codes: Tensor) -> Tensor:
