@@ -109,6 +109,10 @@ def test_searchsorted_codes_equal_counting_thresholds_with_offsets_and_tile_ramp
     per_column = adc.thresholds[torch.arange(7) // 3] + adc.offset  # (7, 15)
     counted = (per_column <= z.unsqueeze(-1)).sum(-1)
     assert torch.equal(adc.codes(z), counted)
+    shared = NonlinearRampADC("tanh", 4, dataclasses.replace(config, ramp_sharing="shared"),
+                              columns=7, seed=3)
+    counted = (shared.thresholds[0] + shared.offset <= z.unsqueeze(-1)).sum(-1)
+    assert shared.n_ramps == 1 and torch.equal(shared.codes(z), counted)
 
 
 def test_straight_through_gradient_is_the_activation_derivative():
