@@ -137,7 +137,7 @@ class StoreError(ValueError):
 
 def _recovery_hint(path: str) -> str:
     return (f"copy the readable runs into a new store with `qrnn store recover {path} "
-            f"NEW.sqlite` (or `sqlite3 {path} .recover | sqlite3 NEW.sqlite`)")
+            "NEW.sqlite`")
 
 
 def _alive(host: str, pid: int) -> bool:
@@ -202,9 +202,7 @@ class Store:
 
     def _connect(self) -> sqlite3.Connection:
         if not self.readonly:
-            db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            return db
+            return sqlite3.connect(self.path, timeout=30.0, check_same_thread=False)
         uri = "file:" + os.path.abspath(self.path).replace("?", "%3f").replace("#", "%23")
         try:
             db = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=30.0,
@@ -237,6 +235,7 @@ class Store:
                                      "columns (another schema); nothing was changed")
             if self.readonly:
                 return
+            self._db.execute("PRAGMA journal_mode=WAL")  # only once the checks have passed
             with self._db:  # a committed write: a read-only file fails here, before training
                 self._db.execute(_SCHEMA)
                 self._db.execute(_LEASES)
@@ -255,7 +254,11 @@ class Store:
                 if "readonly" in text or "read-only" in text:
                     raise StoreError(f"store={self.path!r} is read-only: {text}; pass --store "
                                      "with a writable file") from None
-                if "malformed" in text or "not a database" in text:
+                if "not a database" in text:
+                    raise StoreError(f"store={self.path!r} cannot be used: not a SQLite "
+                                     "database, or its first page is damaged; nothing was "
+                                     "read or written") from None
+                if "malformed" in text:
                     raise StoreError(f"store={self.path!r} is damaged ({text}): "
                                      f"{_recovery_hint(self.path)}") from None
                 raise StoreError(f"store={self.path!r} cannot be used: {text}") from None
