@@ -28,6 +28,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _options(pairs: list[str] | None) -> dict:
+    """``--option name=value`` pairs as a dict of strings (each model parses its own)."""
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--option {pair!r}: expected name=value (see `qrnn models`)")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _store(path: str | None, readonly: bool = False):
     """The results store: checked (integrity, schema, writable) before any work starts;
     ``readonly`` never creates or writes it."""
@@ -59,14 +70,18 @@ def cmd_tasks(args) -> int:
 def cmd_models(args) -> int:
     from experiments.models import MODELS
 
-    rows = [{"name": s.name, "family": s.family, "backends": list(s.backends),
-             "description": s.description} for s in MODELS.values()]
+    rows = [s.describe() for s in MODELS.values()]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     for r in rows:
-        print(f"{r['name']:<10} {r['family']:<10} backends: {', '.join(r['backends']):<28} "
-              f"{r['description']}")
+        backends = ", ".join(r["backends"]) + (", or any PennyLane device" if r["open_backends"]
+                                               else "")
+        print(f"{r['name']:<12} {r['family']:<10} {r['description']}")
+        print(f"{'':<12} backends: {backends}")
+        for o in r["options"]:
+            print(f"{'':<12} --option {o['name']}=...  {o['help']} ({o['allowed']}; "
+                  f"default {o['default']})")
     return 0
 
 
@@ -84,7 +99,8 @@ def cmd_train(args) -> int:
         options["corpus"] = args.corpus
     spec = RunSpec(model=args.model, task=args.task, size=args.size, seed=args.seed,
                    backend=args.backend, hidden_size=args.hidden_size,
-                   train=_train_overrides(args), task_options=options).resolved()
+                   train=_train_overrides(args), task_options=options,
+                   options=_options(args.option)).resolved()
     with _store(args.store) as store:
         report = sweep([spec], store, force=args.force, quiet=args.quiet)
     if report.failed:
@@ -125,14 +141,16 @@ def _executor(args):
 def cmd_compare(args) -> int:
     from experiments.report import aggregate, text_table, write_report
     from experiments.suites import suite
-    from experiments.sweep import grid, sweep
+    from experiments.sweep import suite_grid, sweep
 
     s = suite(args.suite)
-    models = _csv(args.models) or list(s.models)
-    task_names = _csv(args.tasks) or list(s.tasks)
     seeds = range(args.seeds if args.seeds is not None else s.seeds)
-    specs = grid(models, task_names, seeds, size=s.size, backend=args.backend,
-                 train=_train_overrides(args))
+    specs = suite_grid(s, seeds, models=_csv(args.models), task_names=_csv(args.tasks),
+                       options=_options(args.option), backend=args.backend,
+                       train=_train_overrides(args))
+    if not specs:
+        raise ValueError(f"suite {s.name!r} selects no runs (its entries: "
+                         f"{', '.join(s.models) or 'none yet'})")
     store = _store(args.store)  # checked before waiting for a scheduler or workers
     try:
         executor = _executor(args)
@@ -194,10 +212,10 @@ def cmd_report(args) -> int:
 def _suite_runs(store, name: str) -> list:
     """The stored runs of suite ``name`` at its default settings (ad-hoc runs left out)."""
     from experiments.suites import suite
-    from experiments.sweep import grid
+    from experiments.sweep import suite_grid
 
     s = suite(name)
-    keys = {spec.key() for spec in grid(s.models, s.tasks, range(s.seeds), size=s.size)}
+    keys = {spec.key() for spec in suite_grid(s, range(s.seeds))}
     runs = [r for r in store.runs(size=s.size) if (r.config_hash, r.seed) in keys]
     if not runs:
         raise ValueError(f"no runs of the {name} suite in {store.path}; run `qrnn compare "
@@ -257,6 +275,8 @@ def _common_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--dtype", choices=("float32", "float64"))
     p.add_argument("--backend", help="execution backend (see `qrnn models`)")
+    p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
+                   help="a model option (repeatable; `qrnn models` lists each model's)")
     p.add_argument("--store", help="results database (default: $QRNN_STORE or "
                    "./qrnn-results.sqlite)")
     p.add_argument("--force", action="store_true", help="recompute runs already stored")
@@ -284,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     _common_train(tr)
     tr.set_defaults(func=cmd_train)
     c = sub.add_parser("compare", help="every (model, task, seed) of a suite, table + report")
-    c.add_argument("--suite", default="quick", choices=("quick", "full"))
+    c.add_argument("--suite", default="quick", help="quick (default), full or paper")
     c.add_argument("--models", help="comma-separated model names (default: the suite's)")
     c.add_argument("--tasks", help="comma-separated task names (default: the suite's)")
     c.add_argument("--seeds", type=_positive, help="seeds 0..N-1 (default: 3)")
@@ -304,7 +324,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--size", choices=("quick", "full"))
     r.add_argument("--readme", help="also rewrite the results table in this README (from the "
                    "runs of --suite only)")
-    r.add_argument("--suite", default="quick", choices=("quick", "full"),
+    r.add_argument("--suite", default="quick",
                    help="the suite whose runs make the README table (default: quick)")
     r.set_defaults(func=cmd_report)
     st = sub.add_parser("store", help="check a results store, or copy the readable runs of a "

@@ -42,10 +42,10 @@ def test_dask_local_cluster(tmp_path):
 def test_failed_runs_are_reported_not_stored(tmp_path, monkeypatch):
     import experiments.sweep as sw
 
-    def boom(spec):
+    def boom(spec, **kwargs):
         if spec.seed == 1:
             raise ValueError("simulated failure")
-        return real(spec)
+        return real(spec, **kwargs)
 
     real = sw.execute
     monkeypatch.setattr(sw, "execute", boom)
