@@ -32,6 +32,9 @@ class Row:
 
     @property
     def cell(self) -> str:
+        """``mean ± std``; one seed has no spread: ``value (1 seed)``."""
+        if self.seeds == 1:
+            return f"{fmt_number(self.mean)} (1 seed)"
         return f"{fmt_number(self.mean)} ± {fmt_number(self.std)}"
 
 
@@ -101,9 +104,9 @@ def write_report(runs: list[Run], out_dir: str, title: str = "qrnn comparison") 
     sizes = sorted({r.size for r in rows})
     parts = [f"# {title}", "",
              f"{len(runs)} runs from the results store; size {', '.join(sizes)}. Mean ± sample "
-             "standard deviation over seeds; params = trainable parameters; s/epoch = wall "
-             "seconds per training epoch on the machine that ran it. ↓ lower is better, "
-             "↑ higher is better.", "", markdown_table(rows), ""]
+             "standard deviation over seeds (one seed: its value, no spread); params = "
+             "trainable parameters; s/epoch = wall seconds per training epoch on the machine "
+             "that ran it. ↓ lower is better, ↑ higher is better.", "", markdown_table(rows), ""]
     for task in sorted({r.task for r in runs}):
         task_runs = [r for r in runs if r.task == task]
         name = f"{task}.png"

@@ -134,3 +134,26 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{12 - stored} computed, {stored} from the store" in done.stdout
     assert _rows(store) == 12
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["tasks"], ["models", "--json"],
+                                  ["train", "--help"]])
+def test_help_and_listings_do_not_import_torch(argv):
+    """`qrnn --help` and the listings answer without loading torch (seconds of import)."""
+    from cli_cases import cli_env
+
+    code = ("import contextlib, io, sys\n"
+            "from experiments.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    try:\n"
+            f"        main({argv!r})\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(len(out.getvalue()), sorted(m for m in ('torch', 'numpy', 'pennylane')"
+            " if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    length, loaded = done.stdout.split(" ", 1)
+    assert int(length) > 100  # it printed the help or the listing
+    assert loaded.strip() == "[]"
