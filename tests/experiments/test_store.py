@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import re
 import sqlite3
 import subprocess
 import sys
@@ -202,13 +201,3 @@ def test_leases(tmp_path):
         store.release("h", 0)
         assert store._db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
 
-
-def test_report_rows_show_no_spread_for_one_seed():
-    from experiments.report import aggregate, markdown_table, text_table
-
-    runs = [_run(seed=0, value=0.5), _run(seed=1, value=0.7), _run(seed=0, value=0.25, h="one")]
-    rows = {r.mean: r for r in aggregate(runs)}
-    assert rows[0.25].cell == "0.25 (1 seed)" and rows[0.25].seeds == 1
-    assert rows[0.6].cell == "0.6 ± 0.1414" and rows[0.6].seeds == 2
-    for table in (text_table(list(rows.values())), markdown_table(list(rows.values()))):
-        assert not re.search(r"± 0(?![.\d])", table) and "0.25 (1 seed)" in table
