@@ -79,7 +79,8 @@ def text_table(rows: list[Row]) -> str:
 
 
 def markdown_table(rows: list[Row]) -> str:
-    """The comparison table in Markdown (TASKS.md "Fair comparison" columns)."""
+    """The comparison table in Markdown: metric mean ± std over seeds, seeds, parameters,
+    epochs and seconds per epoch for every row."""
     lines = ["| task | model | family | backend | metric | mean ± std | seeds | params | epochs "
              "| s/epoch |", "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -1,4 +1,4 @@
-"""Shared tasks (TASKS.md) behind one registry: ``load(name, size="quick"|"full", seed=0)``.
+"""Shared tasks behind one registry: ``load(name, size="quick"|"full", seed=0)``.
 
 The catalogue (names, kinds, metrics, sources: :mod:`experiments.tasks.catalog`) imports
 without torch; ``load``, ``Split`` and ``TaskData`` import the builders on first use.
