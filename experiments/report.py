@@ -38,6 +38,9 @@ class Row:
 
     @property
     def cell(self) -> str:
+        """``mean ± std``; one seed has no spread: ``value (1 seed)``."""
+        if self.seeds == 1:
+            return f"{fmt_number(self.mean)} (1 seed)"
         return f"{fmt_number(self.mean)} ± {fmt_number(self.std)}"
 
 
@@ -147,7 +150,8 @@ def text_table(rows: list[Row]) -> str:
 
 
 def markdown_table(rows: list[Row]) -> str:
-    """The comparison table in Markdown (TASKS.md "Fair comparison" columns)."""
+    """The comparison table in Markdown: metric mean ± std over seeds, seeds, parameters,
+    epochs and seconds per epoch for every row."""
     lines = ["| task | model | family | backend | metric | mean ± std | seeds | params | epochs "
              "| s/epoch | hardware cost |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -173,11 +177,12 @@ def write_report(runs: list[Run], out_dir: str, title: str = "qrnn comparison") 
     rows = aggregate(runs)
     sizes = sorted({r.size for r in rows})
     intro = (f"{len(runs)} runs from the results store; size {', '.join(sizes)}. Mean ± sample "
-             "standard deviation over seeds; params = trainable parameters; s/epoch = wall "
-             "seconds per training epoch on the machine that ran it; hardware cost = energy, "
-             "latency and area of one inference on the simulated crossbars (analog), transpiled "
-             "depth and two-qubit gates per time step and circuit executions per training "
-             "epoch (quantum). ↓ lower is better, ↑ higher is better.")
+             "standard deviation over seeds (one seed: its value, no spread); params = "
+             "trainable parameters; s/epoch = wall seconds per training epoch on the machine "
+             "that ran it; hardware cost = energy, latency and area of one inference on the "
+             "simulated crossbars (analog), transpiled depth and two-qubit gates per time step "
+             "and circuit executions per training epoch (quantum). ↓ lower is better, "
+             "↑ higher is better.")
     if any(r.task == "cartpole" for r in runs):
         intro += (" cartpole: a uniformly random policy scores 22.0 (mean return of 2000 "
                   "CartPole-v1 episodes, gymnasium 1.4); the maximum is 500.")
