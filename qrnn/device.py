@@ -9,10 +9,16 @@ state, anything else decomposed by PennyLane (or refused with PennyLane's "not s
 ``DeviceError``). Measurements: any ``StateMeasurement`` analytic (expectation values,
 variances, probabilities, states, ``SparseHamiltonian`` expectations, sums with constant
 terms, custom subclasses) and any ``SampleMeasurement`` with shots (samples, counts...).
-Parameter broadcasting natively; gradients by backprop through the torch or autograd
-interface (``diff_method="best"`` or ``"backprop"``; finite-shot circuits use parameter-shift).
-Not supported: mid-circuit measurements with ``mcm_method="tree-traversal"`` (the deferred
-method is used), classical shadows, mixed states and noise channels.
+Mid-circuit measurements by deferral (``qml.measure``, ``qml.cond``, resets; a measured wire
+that is used again needs a spare wire). Parameter broadcasting natively; gradients by
+backprop through the torch or autograd interface (``diff_method="best"`` or ``"backprop"``;
+finite-shot circuits use parameter-shift).
+
+Not supported (refused before any simulation): noise channels and mixed states, classical
+shadows, postselection, ``mcm_method`` other than ``"deferred"``, adjoint/device
+derivatives; backprop is torch and autograd only (JAX gets parameter-shift); with shots (as
+``default.qubit``): states, density matrices, entropies, ``SparseHamiltonian`` expectations
+and backprop.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ from pennylane.devices.preprocess import (
     validate_device_wires,
     validate_measurements,
 )
+from pennylane.exceptions import DeviceError
 from pennylane.measurements import ExpectationMP, SampleMeasurement, StateMeasurement
+from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
 
 from qrnn.device_ops import simulate, simulate_autograd
@@ -48,9 +56,7 @@ def _observable_ok(obs, expval: bool, analytic: bool) -> bool:
     if obs is None:
         return True
     if expval and isinstance(obs, qml.ops.Sum):
-        return all(
-            len(t.wires) == 0 or _observable_ok(t, expval, analytic) for t in obs.terms()[1]
-        )
+        return all(len(t.wires) == 0 or _observable_ok(t, expval, analytic) for t in obs.terms()[1])
     if expval and analytic and isinstance(obs, qml.SparseHamiltonian):
         return True
     return obs.has_diagonalizing_gates
@@ -116,12 +122,20 @@ class FastQubitDevice(Device):
             updates["use_device_jacobian_product"] = False
         if config.grad_on_execution is None:
             updates["grad_on_execution"] = False
+        mcm_method = config.mcm_config.mcm_method
+        if mcm_method not in (None, "deferred"):
+            raise DeviceError(
+                f"mcm_method={getattr(mcm_method, 'value', mcm_method)!r} is not supported by "
+                "qrnn.fast; use 'deferred' (the default)"
+            )
+        updates["mcm_config"] = replace(config.mcm_config, mcm_method="deferred")
         return replace(config, **updates)
 
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
         """Decompose to the supported gates, check wires and measurements."""
         config = execution_config or ExecutionConfig()
         pipeline = CompilePipeline()
+        pipeline.add_transform(defer_measurements, allow_postselect=False)
         pipeline.add_transform(
             decompose, stopping_condition=_supported, device_wires=self.wires, name=self.name
         )

@@ -121,7 +121,7 @@ def sparse_expval(obs, state: torch.Tensor, n: int, batched: bool) -> torch.Tens
     coo = obs.sparse_matrix(wire_order=range(n)).tocoo()
     indices = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.int64)
     values = torch.as_tensor(coo.data).to(torch.complex128)
-    hamiltonian = torch.sparse_coo_tensor(indices, values, (2**n, 2**n))
+    hamiltonian = torch.sparse_coo_tensor(indices, values, (2**n, 2**n), check_invariants=False)
     h_psi = torch.sparse.mm(hamiltonian, state.transpose(0, 1)).transpose(0, 1)
     value = (state.conj() * h_psi).sum(-1).real
     return value if batched else value[0]
