@@ -58,14 +58,10 @@ def _split_constant(obs):
         if len(term.wires) == 0:
             constant = constant + coeff * qml.math.real(qml.matrix(term)[0, 0])
         else:
-            kept.append(qml.s_prod(coeff, term) if not _is_one(coeff) else term)
+            kept.append(qml.s_prod(coeff, term))
     if not kept:
         return None, constant
     return (kept[0] if len(kept) == 1 else qml.sum(*kept)), constant
-
-
-def _is_one(coeff) -> bool:
-    return not is_torch(coeff) and not isbox(coeff) and np.ndim(coeff) == 0 and coeff == 1
 
 
 def _has_wireless_term(mp) -> bool:
@@ -103,13 +99,11 @@ def measure_sampled(mp, state, n: int, shots, batched: bool, generator: torch.Ge
     constant = float(constant)
     if rest is None:
         value = np.full(state.shape[0], constant) if batched else np.float64(constant)
-        parts = tuple(value for _ in shots) if shots.has_partitioned_shots else value
-    else:
-        parts = _tape_sampled(qml.expval(rest), state, n, shots, batched, generator)
-        if shots.has_partitioned_shots:
-            return tuple(p + constant for p in parts)
-        return parts + constant
-    return parts
+        return tuple(value for _ in shots) if shots.has_partitioned_shots else value
+    parts = _tape_sampled(qml.expval(rest), state, n, shots, batched, generator)
+    if shots.has_partitioned_shots:
+        return tuple(p + constant for p in parts)
+    return parts + constant
 
 
 def sparse_expval(obs, state: torch.Tensor, n: int, batched: bool) -> torch.Tensor:
