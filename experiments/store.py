@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 DEFAULT_NAME = "qrnn-results.sqlite"
@@ -39,13 +39,16 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL,
+    cost TEXT NOT NULL DEFAULT '{}',
+    outputs TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (config_hash, seed)
 )
 """
+_ADDED = ("cost", "outputs")  # columns later than the first schema: added to older stores
 _COLUMNS = ("config_hash", "seed", "model", "task", "size", "family", "backend", "config",
             "metric", "value", "metrics", "history", "params", "epochs", "seconds_per_epoch",
-            "seconds", "versions", "started_at", "finished_at")
-_JSON = ("config", "metrics", "history", "versions")
+            "seconds", "versions", "started_at", "finished_at", "cost", "outputs")
+_JSON = ("config", "metrics", "history", "versions", "cost", "outputs")
 
 
 def default_path() -> str:
@@ -97,6 +100,11 @@ class Run:
     versions: dict
     started_at: str
     finished_at: str
+    cost: dict = field(default_factory=dict)
+    """The model's hardware cost (``hardware_cost()`` of the body: energy, latency, area per
+    inference for analog; transpiled depth, two-qubit gates, circuit executions for quantum)."""
+    outputs: dict = field(default_factory=dict)
+    """Small test-set outputs for the report (regression: ``pred`` and ``true`` lists)."""
 
 
 class Store:
@@ -111,6 +119,11 @@ class Store:
             self._db = sqlite3.connect(self.path, timeout=30.0)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for column in _ADDED:
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL "
+                                     "DEFAULT '{}'")
             self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"store={self.path!r} cannot be used: {exc}") from None
