@@ -216,6 +216,13 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
             finals.append(carry)
         return out, self._final(finals)
 
+    def hardware_cost(self, steps: int) -> dict:
+        """Energy (pJ), latency (ns), area (mm^2), TOPS/W and the counts of one sequence of
+        ``steps`` steps (batch 1): :func:`analog.cell_cost.sequence_cost` as a dict."""
+        from analog.cell_cost import sequence_cost  # cell_cost imports this module
+
+        return sequence_cost(self, 1, steps).as_dict()
+
     def _initial(self, x: Tensor, state) -> tuple[Tensor, ...]:
         zeros = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
         return (zeros,) if state is None else (state,)

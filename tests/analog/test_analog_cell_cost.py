@@ -51,6 +51,10 @@ def test_bill_is_linear_in_batch_and_steps_and_counts_layers_and_gru_columns():
     assert many.energy_pj == pytest.approx(40 * one.energy_pj)
     assert many.latency_ns == pytest.approx(40 * one.latency_ns)
     assert many.area_mm2 == pytest.approx(one.area_mm2)
+    reported = model.hardware_cost(steps=10)  # what the runner stores per inference
+    assert reported["energy_pj"] == pytest.approx(10 * one.energy_pj)
+    assert reported["latency_ns"] == pytest.approx(10 * one.latency_ns)
+    assert reported["area_mm2"] == pytest.approx(one.area_mm2)
     assert one.macs == 3 * 3 * (4 + 3) + 3 * 3 * (3 + 3)
     assert one.conversions == 2 * 12  # [r | z | n_x | n_h] per layer
 
