@@ -10,7 +10,7 @@
  *   m     = u_xb @ Wxb, then m += u_h @ Wh                        (two ?gemm_ calls)
  *   m     = m + sg * z, sg = sqrt(ksum * nA + nC) * sqrt(2)      (if table != NULL)
  *   v     = m * s
- *   gate  = lev[j][#{k : thr[j][k] <= v}]                         (binary search)
+ *   gate  = lev[j][#{k : thr[j][k] <= v}]             (guess, then search both ways)
  *           or the exact activation of a = v * ks[j] when L = 0
  *   c_t   = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
  *
@@ -30,8 +30,28 @@
 #include <string.h>
 
 #define GAMMA 0x9E3779B97F4A7C15ULL
+#define R __restrict__
 
 typedef struct { void* gemm; void* pack_size; void* pack; void* compute; } blas_t;
+
+/* float exp in a form gcc vectorises (Cephes polynomial, |rel. error| < 2e-7, as the
+   classical cells' kernel) and tanh from it (|abs. error| < 3e-7). */
+static inline float exp_poly(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    float n = floorf(x * 1.44269504088896341f + 0.5f);
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    union { int32_t i; float f; } scale = { ((int32_t)n + 127) << 23 };
+    return p * scale.f;
+}
+
+static inline float tanh_poly(float x) { return 2.0f / (1.0f + exp_poly(-2.0f * x)) - 1.0f; }
 
 static inline uint64_t mix64(uint64_t z) {
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -45,6 +65,7 @@ typedef void (*gemm_##SFX)(const char*, const char*, const int*, const int*, con
                            const REAL*, REAL*, const int*);                                  \
                                                                                              \
 static inline REAL sig_##SFX(REAL a) { return (REAL)1 / ((REAL)1 + EXP(-a)); }               \
+static inline REAL tnh_##SFX(REAL a) { return TANH(a); }                                     \
                                                                                              \
 /* u[0:n] = DAC(src[0:n] / s) (plus a trailing bias input 1 / s if bias); returns sum k^2. */ \
 static REAL dac_##SFX(int n, const REAL* src, int bias, REAL s, REAL range, REAL lsb,       \
@@ -65,8 +86,56 @@ static REAL dac_##SFX(int n, const REAL* src, int bias, REAL s, REAL range, REAL
     return ksum;                                                                             \
 }                                                                                            \
                                                                                              \
+/* Nonlinear ramp conversion of one row, v (W,) -> gate values g (W,): the code is the       \
+   number of the column's thresholds thr[j] (L,) at or below v[j], found from a guess (the   \
+   code of an ideal converter, from the activation of v * ks: vectorised) corrected by a     \
+   search in both directions (exact for any increasing thresholds; one or two loads when the \
+   guess is right). L = 0: exact activations of v * ks. kg: W ints of scratch. */            \
+static void convert_##SFX(int W, int L, const REAL* R v, const REAL* R thr,                 \
+                          const REAL* R lev, const REAL* R ks, int* R kg, REAL* R g) {       \
+    const int H = W / 4;                                                                     \
+    if (L == 0) {                                                                            \
+        for (int j = 0; j < 2 * H; j++) g[j] = sig_##SFX(v[j] * ks[j]);                      \
+        for (int j = 2 * H; j < 3 * H; j++) g[j] = tnh_##SFX(v[j] * ks[j]);                  \
+        for (int j = 3 * H; j < W; j++) g[j] = sig_##SFX(v[j] * ks[j]);                      \
+        return;                                                                              \
+    }                                                                                        \
+    const REAL n = (REAL)(L + 1), top = (REAL)L;                                             \
+    for (int j = 0; j < W; j++) {                                                            \
+        REAL f = (j >= 2 * H && j < 3 * H) ? (tnh_##SFX(v[j] * ks[j]) + (REAL)1) * (REAL)0.5 \
+                                           : sig_##SFX(v[j] * ks[j]);                        \
+        REAL k = f * n;                                                                      \
+        kg[j] = (int)(k < (REAL)0 ? (REAL)0 : (k > top ? top : k));                          \
+    }                                                                                        \
+    for (int j = 0; j < W; j++) {                                                            \
+        const REAL* R tj = thr + (size_t)j * L;                                              \
+        const REAL vj = v[j];                                                                \
+        int k = kg[j];                                                                       \
+        while (k < L && tj[k] <= vj) k++;                                                    \
+        while (k > 0 && tj[k - 1] > vj) k--;                                                 \
+        g[j] = lev[(size_t)j * (L + 1) + k];                                                 \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Digital cell update of one row: c = f * c_prev + i * g, h = o * tanh(c). */               \
+static void cell_##SFX(int H, const REAL* R gb, const REAL* R cp, REAL* R cn, REAL* R hn) {  \
+    for (int u = 0; u < H; u++) {                                                            \
+        REAL cc = gb[H + u] * cp[u] + gb[u] * gb[2 * H + u];                                 \
+        cn[u] = cc;                                                                          \
+        hn[u] = gb[3 * H + u] * tnh_##SFX(cc);                                               \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+/* Read and comparator noise of one row: m += sg * table[16 bits of word q for 4 columns]. */\
+static void noise_##SFX(int H, uint64_t base, REAL sg, const REAL* R table,                 \
+                        uint64_t* R words, REAL* R m) {                                      \
+    const uint16_t* R lanes = (const uint16_t*)words;                                        \
+    for (int q = 0; q < H; q++) words[q] = mix64((base + (uint64_t)q) * GAMMA);              \
+    for (int j = 0; j < 4 * H; j++) m[j] = m[j] + sg * table[lanes[j]];                      \
+}                                                                                            \
+                                                                                             \
 void fcell_fwd_##SFX(int B, int T, int I, int H, int L, const REAL* x, const REAL* Wxb,     \
-                     const REAL* Wh, const REAL* thr, const REAL* lev, const REAL* ks,       \
+                     const REAL* Wh, const REAL* thr, const REAL* lev, const REAL* ks,        \
                      const REAL* h0, const REAL* c0, REAL range, REAL lsb, REAL inv_lsb,     \
                      REAL nA, REAL nC, const REAL* table, uint64_t seed, uint64_t word0,     \
                      REAL* y, REAL* c, REAL* gates, REAL* deriv, REAL* work,                 \
@@ -80,6 +149,10 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int L, const REAL* x, const REA
     REAL* g = m + (size_t)B * W;            /* (B, W) gate values without save */            \
     REAL* sb = g + (size_t)B * W;           /* (B,) */                                       \
     REAL* sg = sb + B;                      /* (B,) */                                       \
+    REAL* v = sg + B;                       /* (W,) */                                       \
+    int* kg = (int*)(v + W);                /* (W,) */                                       \
+    uint64_t* words = (uint64_t*)(kg + W + 2); /* (H,), 8-byte aligned below */              \
+    words = (uint64_t*)(((uintptr_t)words + 7) & ~(uintptr_t)7);                             \
     for (int t = 0; t < T; t++) {                                                            \
         const REAL* hp = t == 0 ? h0 : y + (size_t)(t - 1) * B * H;                          \
         const REAL* cp = t == 0 ? c0 : c + (size_t)(t - 1) * B * H;                          \
@@ -107,42 +180,23 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int L, const REAL* x, const REA
             const REAL s = sb[b];                                                            \
             if (table != NULL) {                                                             \
                 const uint64_t base = seed + word0 + ((uint64_t)t * B + b) * (uint64_t)H;    \
-                const REAL sgb = sg[b];                                                      \
-                for (int q = 0; q < H; q++) {                                                \
-                    uint64_t w = mix64((base + (uint64_t)q) * GAMMA);                        \
-                    for (int l = 0; l < 4; l++) {                                            \
-                        REAL z = (REAL)table[(w >> (16 * l)) & 0xFFFF];                      \
-                        mb[4 * q + l] = mb[4 * q + l] + sgb * z;                             \
-                    }                                                                        \
+                noise_##SFX(H, base, sg[b], table, words, mb);                               \
+            }                                                                                \
+            for (int j = 0; j < W; j++) v[j] = mb[j] * s;                                    \
+            convert_##SFX(W, L, v, thr, lev, ks, kg, gb);                                    \
+            if (dt != NULL) {                                                                \
+                REAL* db = dt + (size_t)b * W;                                               \
+                for (int j = 0; j < W; j++) {                                                \
+                    REAL f = sig_##SFX(v[j] * ks[j]);                                        \
+                    db[j] = f * ((REAL)1 - f);                                               \
+                }                                                                            \
+                for (int j = 2 * H; j < 3 * H; j++) {                                        \
+                    REAL f = tnh_##SFX(v[j] * ks[j]);                                        \
+                    db[j] = (REAL)1 - f * f;                                                 \
                 }                                                                            \
             }                                                                                \
-            for (int j = 0; j < W; j++) {                                                    \
-                const REAL v = mb[j] * s;                                                    \
-                const int tanh_gate = j >= 2 * H && j < 3 * H;                               \
-                if (L > 0) {                                                                 \
-                    const REAL* tj = thr + (size_t)j * L;                                    \
-                    int lo = 0;                                                              \
-                    for (int step = (L + 1) / 2; step > 0; step /= 2)                        \
-                        lo += tj[lo + step - 1] <= v ? step : 0;                             \
-                    gb[j] = lev[(size_t)j * (L + 1) + lo];                                   \
-                } else {                                                                     \
-                    const REAL a = v * ks[j];                                                \
-                    gb[j] = tanh_gate ? TANH(a) : sig_##SFX(a);                              \
-                }                                                                            \
-                if (dt != NULL) {                                                            \
-                    const REAL a = v * ks[j];                                                \
-                    REAL f = tanh_gate ? TANH(a) : sig_##SFX(a);                             \
-                    dt[(size_t)b * W + j] = tanh_gate ? (REAL)1 - f * f : f * ((REAL)1 - f); \
-                }                                                                            \
-            }                                                                                \
-            const REAL* cb = cp + (size_t)b * H;                                             \
-            REAL* cn = c + ((size_t)t * B + b) * H;                                          \
-            REAL* hn = y + ((size_t)t * B + b) * H;                                          \
-            for (int u = 0; u < H; u++) {                                                    \
-                REAL cc = gb[H + u] * cb[u] + gb[u] * gb[2 * H + u];                         \
-                cn[u] = cc;                                                                  \
-                hn[u] = gb[3 * H + u] * TANH(cc);                                            \
-            }                                                                                \
+            cell_##SFX(H, gb, cp + (size_t)b * H, c + ((size_t)t * B + b) * H,                  \
+                       y + ((size_t)t * B + b) * H);                                         \
         }                                                                                    \
     }                                                                                        \
 }                                                                                            \
@@ -169,7 +223,7 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
             REAL* dab = da + n * W;                                                          \
             for (int u = 0; u < H; u++) {                                                    \
                 REAL gi = gb[u], gf = gb[H + u], gg = gb[2 * H + u], go = gb[3 * H + u];     \
-                REAL th = TANH(cb[u]);                                                       \
+                REAL th = tnh_##SFX(cb[u]);                                                       \
                 REAL dhu = dyb[u] + dhb[u];                                                  \
                 REAL dcu = dcb[u] + dhu * go * ((REAL)1 - th * th);                          \
                 dab[u] = dcu * gg * db[u];                                                   \
@@ -183,5 +237,5 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
     }                                                                                        \
 }
 
-BODY(f32, float, sqrtf, tanhf, expf, rintf, fabsf)
+BODY(f32, float, sqrtf, tanh_poly, exp_poly, rintf, fabsf)
 BODY(f64, double, sqrt, tanh, exp, rint, fabs)

@@ -60,7 +60,7 @@ def forward(x: Tensor, prog: LayerProgram, signal: Signal, h0: Tensor, c0: Tenso
     y, c = x.new_empty(steps, batch, hidden), x.new_empty(steps, batch, hidden)
     gates = x.new_empty(steps, batch, 4 * hidden) if save else None
     deriv = x.new_empty(steps, batch, 4 * hidden) if save else None
-    work = x.new_empty(batch * (inputs + 1 + hidden + 8 * hidden + 2))
+    work = x.new_empty(batch * (inputs + 1 + hidden + 8 * hidden + 2) + 16 * hidden + 16)
     noisy = signal.seed is not None
     tab = table.to(x.dtype).contiguous() if noisy else None
     lsb = signal.dac_lsb
