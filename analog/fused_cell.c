@@ -2,7 +2,7 @@
  *
  * One layer, time-major, all arrays C-contiguous. B batch rows, T steps, I inputs, H hidden
  * units, W = 4H gate columns in torch.nn order (i, f, g, o), L = 2^bits - 1 thresholds per
- * column (L = 0: exact activations, no converter). Per step t and batch row b:
+ * column (L = 0: exact activations, no converter); thr (W, L + 2), lev (W, L + 1). Per step t and batch row b:
  *
  *   s     = range > 0 ? range : max(|x_t|, |h_{t-1}|, 1)       (input scaling)
  *   u     = [x_t, 1] / s and h_{t-1} / s, clipped to [-1, 1] if range > 0,
@@ -10,7 +10,8 @@
  *   m     = u_xb @ Wxb, then m += u_h @ Wh                        (two ?gemm_ calls)
  *   m     = m + sg * z, sg = sqrt(ksum * nA + nC) * sqrt(2)      (if table != NULL)
  *   v     = m * s
- *   gate  = lev[j][#{k : thr[j][k] <= v}]             (guess, then search both ways)
+ *   gate  = lev[j][#{k : thr[j][k] <= v}]             (guess, then search both ways;
+ *                                                       thr padded by -inf, +inf)
  *           or the exact activation of a = v * ks[j] when L = 0
  *   c_t   = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
  *
@@ -59,13 +60,27 @@ static inline uint64_t mix64(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-#define BODY(SFX, REAL, SQRT, TANH, EXP, RINT, FABS)                                          \
+#define BODY(SFX, REAL, UINT, SQRT, TANH, EXP, RINT)                                          \
 typedef void (*gemm_##SFX)(const char*, const char*, const int*, const int*, const int*,     \
                            const REAL*, const REAL*, const int*, const REAL*, const int*,    \
                            const REAL*, REAL*, const int*);                                  \
                                                                                              \
 static inline REAL sig_##SFX(REAL a) { return (REAL)1 / ((REAL)1 + EXP(-a)); }               \
 static inline REAL tnh_##SFX(REAL a) { return TANH(a); }                                     \
+                                                                                             \
+/* max(m, max_i |a[i]|) for finite a, as the largest bit pattern with the sign cleared (an    \
+   integer maximum, which vectorises; exact). */                                             \
+static REAL absmax_##SFX(int n, const REAL* R a, REAL m) {                                   \
+    UINT mx, bits;                                                                           \
+    memcpy(&mx, &m, sizeof mx);                                                              \
+    for (int i = 0; i < n; i++) {                                                            \
+        memcpy(&bits, a + i, sizeof bits);                                                   \
+        bits &= ~((UINT)1 << (8 * sizeof(UINT) - 1));                                        \
+        mx = bits > mx ? bits : mx;                                                          \
+    }                                                                                        \
+    memcpy(&m, &mx, sizeof m);                                                               \
+    return m;                                                                                \
+}                                                                                            \
                                                                                              \
 /* u[0:n] = DAC(src[0:n] / s) (plus a trailing bias input 1 / s if bias); returns sum k^2. */ \
 static REAL dac_##SFX(int n, const REAL* src, int bias, REAL s, REAL range, REAL lsb,       \
@@ -87,10 +102,11 @@ static REAL dac_##SFX(int n, const REAL* src, int bias, REAL s, REAL range, REAL
 }                                                                                            \
                                                                                              \
 /* Nonlinear ramp conversion of one row, v (W,) -> gate values g (W,): the code is the       \
-   number of the column's thresholds thr[j] (L,) at or below v[j], found from a guess (the   \
-   code of an ideal converter, from the activation of v * ks: vectorised) corrected by a     \
-   search in both directions (exact for any increasing thresholds; one or two loads when the \
-   guess is right). L = 0: exact activations of v * ks. kg: W ints of scratch. */            \
+   number of the column's thresholds at or below v[j], found from a guess (the code of an    \
+   ideal converter, from the activation of v * ks: vectorised) corrected by a search in both \
+   directions (exact for any increasing thresholds; two compares when the guess is right).   \
+   thr (W, L + 2): each column's L thresholds between the sentinels -inf and +inf.           \
+   L = 0: exact activations of v * ks. kg: W ints of scratch. */                             \
 static void convert_##SFX(int W, int L, const REAL* R v, const REAL* R thr,                 \
                           const REAL* R lev, const REAL* R ks, int* R kg, REAL* R g) {       \
     const int H = W / 4;                                                                     \
@@ -102,17 +118,21 @@ static void convert_##SFX(int W, int L, const REAL* R v, const REAL* R thr,     
     }                                                                                        \
     const REAL n = (REAL)(L + 1), top = (REAL)L;                                             \
     for (int j = 0; j < W; j++) {                                                            \
-        REAL f = (j >= 2 * H && j < 3 * H) ? (tnh_##SFX(v[j] * ks[j]) + (REAL)1) * (REAL)0.5 \
-                                           : sig_##SFX(v[j] * ks[j]);                        \
-        REAL k = f * n;                                                                      \
-        kg[j] = (int)(k < (REAL)0 ? (REAL)0 : (k > top ? top : k));                          \
+        REAL f = sig_##SFX(v[j] * ks[j]) * n;                                                \
+        f = f > (REAL)0 ? f : (REAL)0;                                                       \
+        kg[j] = (int)(f < top ? f : top);                                                    \
+    }                                                                                        \
+    for (int j = 2 * H; j < 3 * H; j++) {                                                    \
+        REAL f = (tnh_##SFX(v[j] * ks[j]) + (REAL)1) * (REAL)0.5 * n;                        \
+        f = f > (REAL)0 ? f : (REAL)0;                                                       \
+        kg[j] = (int)(f < top ? f : top);                                                    \
     }                                                                                        \
     for (int j = 0; j < W; j++) {                                                            \
-        const REAL* R tj = thr + (size_t)j * L;                                              \
+        const REAL* R tj = thr + (size_t)j * (L + 2);                                        \
         const REAL vj = v[j];                                                                \
         int k = kg[j];                                                                       \
-        while (k < L && tj[k] <= vj) k++;                                                    \
-        while (k > 0 && tj[k - 1] > vj) k--;                                                 \
+        while (tj[k + 1] <= vj) k++;                                                         \
+        while (tj[k] > vj) k--;                                                              \
         g[j] = lev[(size_t)j * (L + 1) + k];                                                 \
     }                                                                                        \
 }                                                                                            \
@@ -160,11 +180,7 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int L, const REAL* x, const REA
             const REAL* xb = x + ((size_t)t * B + b) * I;                                    \
             const REAL* hb = hp + (size_t)b * H;                                             \
             REAL s = range;                                                                  \
-            if (range <= 0) {                                                                \
-                s = 1;                                                                       \
-                for (int i = 0; i < I; i++) s = FABS(xb[i]) > s ? FABS(xb[i]) : s;           \
-                for (int i = 0; i < H; i++) s = FABS(hb[i]) > s ? FABS(hb[i]) : s;           \
-            }                                                                                \
+            if (range <= 0) s = absmax_##SFX(I, xb, absmax_##SFX(H, hb, (REAL)1));          \
             sb[b] = s;                                                                       \
             REAL ksum = dac_##SFX(I, xb, 1, s, range, lsb, inv_lsb, ux + (size_t)b * I1);    \
             ksum = ksum + dac_##SFX(H, hb, 0, s, range, lsb, inv_lsb, uh + (size_t)b * H);   \
@@ -237,5 +253,5 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
     }                                                                                        \
 }
 
-BODY(f32, float, sqrtf, tanh_poly, exp_poly, rintf, fabsf)
-BODY(f64, double, sqrt, tanh, exp, rint, fabs)
+BODY(f32, float, uint32_t, sqrtf, tanh_poly, exp_poly, rintf)
+BODY(f64, double, uint64_t, sqrt, tanh, exp, rint)

@@ -62,11 +62,15 @@ def forward(x: Tensor, prog: LayerProgram, signal: Signal, h0: Tensor, c0: Tenso
     deriv = x.new_empty(steps, batch, 4 * hidden) if save else None
     work = x.new_empty(batch * (inputs + 1 + hidden + 8 * hidden + 2) + 16 * hidden + 16)
     noisy = signal.seed is not None
+    thr = None
+    if levels:  # each column's thresholds between the sentinels -inf and +inf
+        inf = x.new_full((4 * hidden, 1), float("inf"))
+        thr = torch.cat([-inf, prog.thresholds, inf], 1)
     tab = table.to(x.dtype).contiguous() if noisy else None
     lsb = signal.dac_lsb
     LIBRARY.function("fcell_fwd", x.dtype)(
         batch, steps, inputs, hidden, levels, _p(x), _p(prog.wxb), _p(prog.wh),
-        _p(prog.thresholds), _p(prog.levels), _p(prog.ks), _p(h0), _p(c0),
+        _p(thr), _p(prog.levels), _p(prog.ks), _p(h0), _p(c0),
         signal.dac_range or 0.0, lsb, 1.0 / lsb if lsb else 0.0, signal.noise_a,
         signal.noise_c, _p(tab), signal.seed if noisy else 0, word0, _p(y), _p(c), _p(gates),
         _p(deriv), _p(work), ctypes.byref(cpu_build.blas(x.dtype)))
