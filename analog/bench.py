@@ -24,10 +24,10 @@ import torch
 from torch import nn
 
 from analog import bench_sequence
+from analog import readout as compiled_readout
 from analog.config import CrossbarConfig
 from analog.cost import layer_cost
 from analog.layers import AnalogLinear
-from kernels import adc as kernels_adc
 
 TARGET_RATIO = 3.0
 LAYERS = (("linear 256->1024", 256, 1024), ("lstm [x,h] 128+256->4*256", 384, 1024))
@@ -105,8 +105,9 @@ def run(quick: bool = False) -> dict:
                        f"bill {bill.energy_pj / 1e3:.1f} nJ, {bill.latency_ns / 1e3:.2f} us, "
                        f"{bill.area_mm2:.3f} mm^2, {bill.tops_per_w:.1f} TOPS/W, "
                        f"{bill.tops_per_mm2:.2f} TOPS/mm^2")
-    summary.append("analog readout: " + ("fused C kernel (kernels.adc)" if kernels_adc.available()
-                                         else f"torch path ({kernels_adc.LIBRARY.error})"))
+    summary.append("analog readout: " + (
+        "fused C kernel (analog/adc.c)" if compiled_readout.available()
+        else f"torch path ({compiled_readout.LIBRARY.error})"))
     sequences = bench_sequence.run(quick)
     return {"title": f"analog crossbar forward, batch {BATCH}: float vs ideal vs realistic; "
                      "analog LSTM sequences",

@@ -39,7 +39,7 @@ from analog import fused_cell_reference as reference
 from analog.config import CrossbarConfig
 from analog.devices import program
 from analog.fused_cell_reference import LayerProgram, Signal
-from kernels.adc import normal_table
+from analog.readout import normal_table
 from kernels.contract import check_path, check_sequence, check_sizes, generator
 from kernels.cpu_build import warn_once
 

@@ -137,7 +137,7 @@ def layer(x: Tensor, prog: LayerProgram, signal: Signal, h0: Tensor, c0: Tensor,
         signal: DAC and noise settings (``signal.seed`` None: no noise).
         h0, c0: ``(B, H)``.
         word0: first counter word of this layer's noise.
-        table: the 65536 noise values (:func:`kernels.adc.normal_table`), needed with noise.
+        table: the 65536 noise values (:func:`analog.readout.normal_table`), needed with noise.
         weights: ``(W_ih (4H, I), W_hh (4H, H), bias (4H,))`` float weights for the
             straight-through gradient, or None (no gradient).
 

@@ -123,7 +123,8 @@ def evaluate(model: nn.Module, kind: str, split: Split, batch_size: int = 256,
     return {"bpc": mean / math.log(2.0), "cross_entropy": mean}
 
 
-def _progress(total: int, desc: str, quiet: bool):
+def progress_bar(total: int, desc: str, quiet: bool):
+    """A tqdm bar over epochs, silent when ``quiet`` or stderr is not a terminal."""
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, leave=False,
@@ -145,7 +146,7 @@ def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
     best = (math.inf, 0, None)  # (validation loss, epoch, state)
     history = []
     times = []
-    bar = _progress(config.epochs, f"{task.name}", quiet)
+    bar = progress_bar(config.epochs, f"{task.name}", quiet)
     try:
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()

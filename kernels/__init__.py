@@ -10,6 +10,4 @@
 - :mod:`kernels.pauli`: the ``"pauli"`` method of the quantum simulator (``qrnn.sim``) in C:
   a block step (encoding, Pauli features, readout, input Jacobian) and the readout-matrix
   build with its backward.
-- :mod:`kernels.adc`: the fused ADC readout of :mod:`analog.tile` (input scaling and DAC,
-  then noise, ADC, tile sum and bias after the array product) as compiled C passes.
 """
