@@ -1,28 +1,34 @@
-/* Fused analog LSTM layer: the time loop of analog/fused_cell_reference.py in C.
+/* Fused analog LSTM layer: the time loop of analog.cells.AnalogLSTM in C (analog/fused_cell.py
+ * prepares the arguments and holds the autograd wrapper).
  *
  * One layer, time-major, all arrays C-contiguous. B batch rows, T steps, I inputs, H hidden
- * units, W = 4H gate columns in torch.nn order (i, f, g, o), L = 2^bits - 1 thresholds per
- * column (L = 0: exact activations, no converter); thr (W, L + 2), lev (W, L + 1). Per step t and batch row b:
+ * units, nb = 1 with a bias row (0 without); the array has Kp rows (I + H + nb real rows, then
+ * zero padding of the row tiles) and Wd columns (4H gate columns i, f, g, o, then padding).
+ * L = 2^bits - 1 thresholds per column (L = 0: exact activations). Per step t, batch row b,
+ * the operations of analog.preact.preactivation and the converters, in their order:
  *
- *   s     = range > 0 ? range : max(|x_t|, |h_{t-1}|, 1)       (input scaling)
- *   u     = [x_t, 1] / s and h_{t-1} / s, clipped to [-1, 1] if range > 0,
- *           DAC: k = rint(u * inv_lsb), u = k * lsb (if lsb > 0), ksum = sum k^2
- *   m     = u_xb @ Wxb, then m += u_h @ Wh                        (two ?gemm_ calls)
- *   m     = m + sg * z, sg = sqrt(ksum * nA + nC) * sqrt(2)      (if table != NULL)
- *   v     = m * s
- *   gate  = lev[j][#{k : thr[j][k] <= v}]             (guess, then search both ways;
- *                                                       thr padded by -inf, +inf)
- *           or the exact activation of a = v * ks[j] when L = 0
+ *   s     = 1 (mode 0), max(|x_t|, |h_{t-1}|, 1 if nb) (mode 1) or range (mode 2)
+ *   u     = [x_t, h_{t-1}, 1] / s, clipped to [-1, 1] (mode 2), DAC rounded
+ *           (rint(u * inv_lsb) * lsb, if lsb > 0), zero padded to Kp
+ *   m     = u @ W                                              (one ?gemm_, as torch.mm)
+ *   m     = m + z * sqrt(sum(u^2) * nA)                        (if rng != NULL)
+ *   z_j   = m_j * scale_j * s * gain                           (the pre-activation)
+ *   gate  = lev[j][#{k : thr[j][k] <= z_j}]                    (L > 0)
+ *           or sigmoid / tanh (z_j) exactly                    (L = 0)
  *   c_t   = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
  *
- * z is one of the 65536 values of table, picked by 16 bits of a counter-based SplitMix64
- * stream: word n is mix64((seed + n) * GAMMA) and feeds four columns; row (t, b) of the
- * layer starts at word word0 + (t * B + b) * H (W / 4 = H words per row). The operations and
- * their order are those of the torch reference (no contraction into fused multiply-adds), so
- * both give the same codes; the matrix products call the same BLAS routine torch calls.
+ * Read noise z: numpy's SFC64 generator (rng: its four 64-bit state words, advanced in
+ * place), ceil(B * Wd / 4) words per step, each word four signed 16-bit lanes k picking
+ * table[k + 32768] (table: erfinv((k + 1/2) / 32768) * sqrt(2), as analog.tile's
+ * standard_normal). Conversion: thr (4H, L + 2) holds each column's thresholds between the
+ * sentinels -inf and +inf; the code is guessed as an ideal converter's (vectorised; per
+ * group, 0 the sigmoid gates and 1 the tanh gate, gkind 0 sigmoid, 1 tanh, 2 linear
+ * floor((z - glo) * ginv)) and corrected by a search in both directions, so it equals
+ * searchsorted for any increasing thresholds. No contraction into fused multiply-adds, so without noise the codes are those
+ * of the torch reference.
  *
- * If save, the forward also writes gates (T, B, W) and deriv (T, B, W) = f'(v * ks) (the
- * activation's derivative at the pre-activation, for the straight-through backward).
+ * If save, the forward also writes gates (T, B, 4H) and deriv (T, B, 4H), the activation's
+ * derivative at the pre-activation (straight-through estimator), for fcell_bwd.
  */
 #pragma GCC optimize("fp-contract=off", "no-associative-math")
 #include <math.h>
@@ -30,7 +36,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define GAMMA 0x9E3779B97F4A7C15ULL
 #define R __restrict__
 
 typedef struct { void* gemm; void* pack_size; void* pack; void* compute; } blas_t;
@@ -54,10 +59,13 @@ static inline float exp_poly(float x) {
 
 static inline float tanh_poly(float x) { return 2.0f / (1.0f + exp_poly(-2.0f * x)) - 1.0f; }
 
-static inline uint64_t mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
+/* numpy's SFC64: s = (a, b, c, counter). */
+static inline uint64_t sfc64(uint64_t* s) {
+    const uint64_t tmp = s[0] + s[1] + s[3]++;
+    s[0] = s[1] ^ (s[1] >> 11);
+    s[1] = s[2] + (s[2] << 3);
+    s[2] = ((s[2] << 24) | (s[2] >> 40)) + tmp;
+    return tmp;
 }
 
 #define BODY(SFX, REAL, UINT, SQRT, TANH, EXP, RINT)                                          \
@@ -82,59 +90,19 @@ static REAL absmax_##SFX(int n, const REAL* R a, REAL m) {                      
     return m;                                                                                \
 }                                                                                            \
                                                                                              \
-/* u[0:n] = DAC(src[0:n] / s) (plus a trailing bias input 1 / s if bias); returns sum k^2. */ \
-static REAL dac_##SFX(int n, const REAL* src, int bias, REAL s, REAL range, REAL lsb,       \
-                      REAL inv_lsb, REAL* u) {                                               \
-    REAL ksum = 0;                                                                           \
-    for (int i = 0; i < n + bias; i++) {                                                     \
-        REAL v = (i < n ? src[i] : (REAL)1) / s;                                             \
-        if (range > 0) v = v < (REAL)-1 ? (REAL)-1 : (v > (REAL)1 ? (REAL)1 : v);            \
-        if (lsb > 0) {                                                                       \
-            REAL k = RINT(v * inv_lsb);                                                      \
-            ksum = ksum + k * k;                                                             \
-            v = k * lsb;                                                                     \
-        } else {                                                                             \
-            ksum = ksum + v * v;                                                             \
-        }                                                                                    \
+/* u[0:n] = DAC(src[0:n] / s) (src NULL: the bias input 1); returns sum u^2 (sequential). */  \
+static REAL dac_##SFX(int n, const REAL* R src, REAL s, int mode, REAL lsb, REAL inv_lsb,   \
+                      REAL* R u) {                                                           \
+    REAL ss = 0;                                                                             \
+    for (int i = 0; i < n; i++) {                                                            \
+        REAL v = src != NULL ? src[i] : (REAL)1;                                             \
+        if (mode != 0) v = v / s;                                                            \
+        if (mode == 2) v = v < (REAL)-1 ? (REAL)-1 : (v > (REAL)1 ? (REAL)1 : v);            \
+        if (lsb > 0) v = RINT(v * inv_lsb) * lsb;                                            \
         u[i] = v;                                                                            \
+        ss = ss + v * v;                                                                     \
     }                                                                                        \
-    return ksum;                                                                             \
-}                                                                                            \
-                                                                                             \
-/* Nonlinear ramp conversion of one row, v (W,) -> gate values g (W,): the code is the       \
-   number of the column's thresholds at or below v[j], found from a guess (the code of an    \
-   ideal converter, from the activation of v * ks: vectorised) corrected by a search in both \
-   directions (exact for any increasing thresholds; two compares when the guess is right).   \
-   thr (W, L + 2): each column's L thresholds between the sentinels -inf and +inf.           \
-   L = 0: exact activations of v * ks. kg: W ints of scratch. */                             \
-static void convert_##SFX(int W, int L, const REAL* R v, const REAL* R thr,                 \
-                          const REAL* R lev, const REAL* R ks, int* R kg, REAL* R g) {       \
-    const int H = W / 4;                                                                     \
-    if (L == 0) {                                                                            \
-        for (int j = 0; j < 2 * H; j++) g[j] = sig_##SFX(v[j] * ks[j]);                      \
-        for (int j = 2 * H; j < 3 * H; j++) g[j] = tnh_##SFX(v[j] * ks[j]);                  \
-        for (int j = 3 * H; j < W; j++) g[j] = sig_##SFX(v[j] * ks[j]);                      \
-        return;                                                                              \
-    }                                                                                        \
-    const REAL n = (REAL)(L + 1), top = (REAL)L;                                             \
-    for (int j = 0; j < W; j++) {                                                            \
-        REAL f = sig_##SFX(v[j] * ks[j]) * n;                                                \
-        f = f > (REAL)0 ? f : (REAL)0;                                                       \
-        kg[j] = (int)(f < top ? f : top);                                                    \
-    }                                                                                        \
-    for (int j = 2 * H; j < 3 * H; j++) {                                                    \
-        REAL f = (tnh_##SFX(v[j] * ks[j]) + (REAL)1) * (REAL)0.5 * n;                        \
-        f = f > (REAL)0 ? f : (REAL)0;                                                       \
-        kg[j] = (int)(f < top ? f : top);                                                    \
-    }                                                                                        \
-    for (int j = 0; j < W; j++) {                                                            \
-        const REAL* R tj = thr + (size_t)j * (L + 2);                                        \
-        const REAL vj = v[j];                                                                \
-        int k = kg[j];                                                                       \
-        while (tj[k + 1] <= vj) k++;                                                         \
-        while (tj[k] > vj) k--;                                                              \
-        g[j] = lev[(size_t)j * (L + 1) + k];                                                 \
-    }                                                                                        \
+    return ss;                                                                               \
 }                                                                                            \
                                                                                              \
 /* Digital cell update of one row: c = f * c_prev + i * g, h = o * tanh(c). */               \
@@ -146,100 +114,151 @@ static void cell_##SFX(int H, const REAL* R gb, const REAL* R cp, REAL* R cn, RE
     }                                                                                        \
 }                                                                                            \
                                                                                              \
-/* Read and comparator noise of one row: m += sg * table[16 bits of word q for 4 columns]. */\
-static void noise_##SFX(int H, uint64_t base, REAL sg, const REAL* R table,                 \
-                        uint64_t* R words, REAL* R m) {                                      \
-    const uint16_t* R lanes = (const uint16_t*)words;                                        \
-    for (int q = 0; q < H; q++) words[q] = mix64((base + (uint64_t)q) * GAMMA);              \
-    for (int j = 0; j < 4 * H; j++) m[j] = m[j] + sg * table[lanes[j]];                      \
+/* The count of thresholds tj[1..L] at or below z (tj[0] = -inf, tj[L + 1] = +inf), from a    \
+   guess k that is usually right or off by one. */                                           \
+static inline int correct_##SFX(REAL z, const REAL* R tj, int k) {                           \
+    k += tj[k + 1] <= z;                                                                     \
+    k -= tj[k] > z;                                                                          \
+    if (tj[k + 1] <= z || tj[k] > z) {                                                       \
+        while (tj[k + 1] <= z) k++;                                                          \
+        while (tj[k] > z) k--;                                                               \
+    }                                                                                        \
+    return k;                                                                                \
 }                                                                                            \
                                                                                              \
-void fcell_fwd_##SFX(int B, int T, int I, int H, int L, const REAL* x, const REAL* Wxb,     \
-                     const REAL* Wh, const REAL* thr, const REAL* lev, const REAL* ks,        \
-                     const REAL* h0, const REAL* c0, REAL range, REAL lsb, REAL inv_lsb,     \
-                     REAL nA, REAL nC, const REAL* table, uint64_t seed, uint64_t word0,     \
-                     REAL* y, REAL* c, REAL* gates, REAL* deriv, REAL* work,                 \
-                     const blas_t* bl) {                                                     \
-    const int W = 4 * H, I1 = I + 1;                                                         \
-    const REAL one = 1, zero = 0, sqrt2 = (REAL)1.4142135623730951;                          \
+/* Code guesses kg[j0:j1] of an ideal converter of pre-activations z (vectorised): kind 0     \
+   floor(n sigmoid(z)), 1 floor(n (tanh(z) + 1) / 2), 2 floor((z - lo) * inv); in [0, L]. */  \
+static void guess_##SFX(int kind, REAL lo, REAL inv, int L, int j0, int j1, const REAL* R z, \
+                        int* R kg) {                                                         \
+    const REAL n = (REAL)(L + 1), top = (REAL)L;                                             \
+    REAL f[64];                                                                              \
+    for (int c0 = j0; c0 < j1; c0 += 64) {                                                   \
+        const int len = j1 - c0 < 64 ? j1 - c0 : 64;                                         \
+        const REAL* R zc = z + c0;                                                           \
+        if (kind == 0) {                                                                     \
+            for (int j = 0; j < len; j++) f[j] = sig_##SFX(zc[j]) * n;                       \
+        } else if (kind == 1) {                                                              \
+            for (int j = 0; j < len; j++) f[j] = (tnh_##SFX(zc[j]) + (REAL)1) * (REAL)0.5 * n; \
+        } else {                                                                             \
+            for (int j = 0; j < len; j++) f[j] = (zc[j] - lo) * inv;                         \
+        }                                                                                    \
+        for (int j = 0; j < len; j++) {                                                      \
+            REAL v = f[j] > (REAL)0 ? f[j] : (REAL)0;                                        \
+            kg[c0 + j] = (int)(v < top ? v : top);                                           \
+        }                                                                                    \
+    }                                                                                        \
+}                                                                                            \
+                                                                                             \
+void fcell_fwd_##SFX(int B, int T, int I, int H, int nb, int Kp, int Wd, int L,             \
+                     const REAL* x, const REAL* W, const REAL* scale, REAL gain,             \
+                     const REAL* thr, const REAL* lev, const int* gkind,                       \
+                     const REAL* glo, const REAL* ginv, const REAL* h0, const REAL* c0,      \
+                     int mode, REAL range, REAL lsb, REAL inv_lsb, REAL nA, uint64_t* rng,   \
+                     const REAL* table, REAL* y, REAL* c, REAL* gates, REAL* deriv,          \
+                     REAL* work, const blas_t* bl) {                                         \
+    const int W4 = 4 * H;                                                                    \
+    const REAL one = 1, zero = 0;                                                            \
     const gemm_##SFX gemm = (gemm_##SFX)bl->gemm;                                            \
-    REAL* ux = work;                        /* (B, I + 1) */                                 \
-    REAL* uh = ux + (size_t)B * I1;         /* (B, H) */                                     \
-    REAL* m = uh + (size_t)B * H;           /* (B, W) */                                     \
-    REAL* g = m + (size_t)B * W;            /* (B, W) gate values without save */            \
-    REAL* sb = g + (size_t)B * W;           /* (B,) */                                       \
+    const size_t nwords = ((size_t)B * Wd + 3) / 4;                                          \
+    REAL* u = work;                         /* (B, Kp) */                                    \
+    REAL* m = u + (size_t)B * Kp;           /* (B, Wd) */                                    \
+    REAL* g = m + (size_t)B * Wd;           /* (B, 4H) gate values without save */           \
+    REAL* sb = g + (size_t)B * W4;          /* (B,) */                                       \
     REAL* sg = sb + B;                      /* (B,) */                                       \
-    REAL* v = sg + B;                       /* (W,) */                                       \
-    int* kg = (int*)(v + W);                /* (W,) */                                       \
-    uint64_t* words = (uint64_t*)(kg + W + 2); /* (H,), 8-byte aligned below */              \
-    words = (uint64_t*)(((uintptr_t)words + 7) & ~(uintptr_t)7);                             \
+    REAL* zb = sg + B;                      /* (4H,) */                                      \
+    int* kg = (int*)(zb + W4);              /* (4H,) */                                      \
+    uint64_t* words = (uint64_t*)(((uintptr_t)(kg + W4) + 15) & ~(uintptr_t)7);              \
+    memset(u, 0, sizeof(REAL) * (size_t)B * Kp);                                             \
     for (int t = 0; t < T; t++) {                                                            \
         const REAL* hp = t == 0 ? h0 : y + (size_t)(t - 1) * B * H;                          \
         const REAL* cp = t == 0 ? c0 : c + (size_t)(t - 1) * B * H;                          \
         for (int b = 0; b < B; b++) {                                                        \
             const REAL* xb = x + ((size_t)t * B + b) * I;                                    \
             const REAL* hb = hp + (size_t)b * H;                                             \
-            REAL s = range;                                                                  \
-            if (range <= 0) s = absmax_##SFX(I, xb, absmax_##SFX(H, hb, (REAL)1));          \
+            REAL* ub = u + (size_t)b * Kp;                                                   \
+            REAL s = mode == 2 ? range : (REAL)1;                                            \
+            if (mode == 1) s = absmax_##SFX(I, xb, absmax_##SFX(H, hb, nb ? (REAL)1 : (REAL)0)); \
+            if (mode == 1 && s == (REAL)0) s = nb ? (REAL)1 : (sizeof(REAL) == 4 ? (REAL)1.17549435e-38f : (REAL)2.2250738585072014e-308); \
             sb[b] = s;                                                                       \
-            REAL ksum = dac_##SFX(I, xb, 1, s, range, lsb, inv_lsb, ux + (size_t)b * I1);    \
-            ksum = ksum + dac_##SFX(H, hb, 0, s, range, lsb, inv_lsb, uh + (size_t)b * H);   \
-            if (table != NULL) sg[b] = SQRT(ksum * nA + nC) * sqrt2;                         \
+            REAL ss = dac_##SFX(I, xb, s, mode, lsb, inv_lsb, ub);                           \
+            ss = ss + dac_##SFX(H, hb, s, mode, lsb, inv_lsb, ub + I);                       \
+            if (nb) ss = ss + dac_##SFX(1, NULL, s, mode, lsb, inv_lsb, ub + I + H);         \
+            if (rng != NULL) sg[b] = SQRT(ss * nA);                                          \
         }                                                                                    \
-        gemm("N", "N", &W, &B, &I1, &one, Wxb, &W, ux, &I1, &zero, m, &W);                   \
-        gemm("N", "N", &W, &B, &H, &one, Wh, &W, uh, &H, &one, m, &W);                       \
-        REAL* gt = gates != NULL ? gates + (size_t)t * B * W : g;                            \
-        REAL* dt = deriv != NULL ? deriv + (size_t)t * B * W : NULL;                         \
-        for (int b = 0; b < B; b++) {                                                        \
-            REAL* mb = m + (size_t)b * W;                                                    \
-            REAL* gb = gt + (size_t)b * W;                                                   \
-            const REAL s = sb[b];                                                            \
-            if (table != NULL) {                                                             \
-                const uint64_t base = seed + word0 + ((uint64_t)t * B + b) * (uint64_t)H;    \
-                noise_##SFX(H, base, sg[b], table, words, mb);                               \
+        gemm("N", "N", &Wd, &B, &Kp, &one, W, &Wd, u, &Kp, &zero, m, &Wd);                   \
+        if (rng != NULL) {                                                                   \
+            for (size_t q = 0; q < nwords; q++) words[q] = sfc64(rng);                       \
+            const int16_t* R lanes = (const int16_t*)words;                                  \
+            for (int b = 0; b < B; b++) {                                                    \
+                REAL* R mb = m + (size_t)b * Wd;                                             \
+                const int16_t* R lb = lanes + (size_t)b * Wd;                                \
+                const REAL sgb = sg[b];                                                      \
+                for (int j = 0; j < Wd; j++)                                                 \
+                    mb[j] = mb[j] + table[(int)lb[j] + 32768] * sgb;                         \
             }                                                                                \
-            for (int j = 0; j < W; j++) v[j] = mb[j] * s;                                    \
-            convert_##SFX(W, L, v, thr, lev, ks, kg, gb);                                    \
-            if (dt != NULL) {                                                                \
-                REAL* db = dt + (size_t)b * W;                                               \
-                for (int j = 0; j < W; j++) {                                                \
-                    REAL f = sig_##SFX(v[j] * ks[j]);                                        \
+        }                                                                                    \
+        REAL* gt = gates != NULL ? gates + (size_t)t * B * W4 : g;                           \
+        for (int b = 0; b < B; b++) {                                                        \
+            const REAL* R mb = m + (size_t)b * Wd;                                           \
+            REAL* R gb = gt + (size_t)b * W4;                                                \
+            REAL* R z = zb;                                                                  \
+            const REAL s = sb[b];                                                            \
+            for (int j = 0; j < W4; j++) z[j] = mb[j] * scale[j];                            \
+            if (mode != 0) for (int j = 0; j < W4; j++) z[j] = z[j] * s;                     \
+            if (gain != (REAL)1) for (int j = 0; j < W4; j++) z[j] = z[j] * gain;            \
+            if (L == 0) {                                                                    \
+                for (int j = 0; j < 2 * H; j++) gb[j] = sig_##SFX(z[j]);                     \
+                for (int j = 2 * H; j < 3 * H; j++) gb[j] = tnh_##SFX(z[j]);                 \
+                for (int j = 3 * H; j < W4; j++) gb[j] = sig_##SFX(z[j]);                    \
+            } else {                                                                         \
+                guess_##SFX(gkind[0], glo[0], ginv[0], L, 0, 2 * H, z, kg);                  \
+                guess_##SFX(gkind[1], glo[1], ginv[1], L, 2 * H, 3 * H, z, kg);              \
+                guess_##SFX(gkind[0], glo[0], ginv[0], L, 3 * H, W4, z, kg);                 \
+                for (int j = 0; j < W4; j++) {                                               \
+                    const int k = correct_##SFX(z[j], thr + (size_t)j * (L + 2), kg[j]);     \
+                    gb[j] = lev[(size_t)j * (L + 1) + k];                                    \
+                }                                                                            \
+            }                                                                                \
+            if (deriv != NULL) {                                                             \
+                REAL* R db = deriv + ((size_t)t * B + b) * W4;                               \
+                for (int j = 0; j < W4; j++) {                                               \
+                    REAL f = sig_##SFX(z[j]);                                                \
                     db[j] = f * ((REAL)1 - f);                                               \
                 }                                                                            \
                 for (int j = 2 * H; j < 3 * H; j++) {                                        \
-                    REAL f = tnh_##SFX(v[j] * ks[j]);                                        \
+                    REAL f = tnh_##SFX(z[j]);                                                \
                     db[j] = (REAL)1 - f * f;                                                 \
                 }                                                                            \
             }                                                                                \
-            cell_##SFX(H, gb, cp + (size_t)b * H, c + ((size_t)t * B + b) * H,                  \
+            cell_##SFX(H, gb, cp + (size_t)b * H, c + ((size_t)t * B + b) * H,               \
                        y + ((size_t)t * B + b) * H);                                         \
         }                                                                                    \
     }                                                                                        \
 }                                                                                            \
                                                                                              \
-/* Backward through time with the straight-through gates: da (T, B, W) = dL/d(pre-activation) \
-   with d gate / d a = deriv; dh, dc (B, H) hold dL/dh_T, dL/dc_T on entry and dL/dh_0,       \
-   dL/dc_0 on return; Whh (W, H) are the float recurrent weights; dy (T, B, H). */            \
+/* Backward through time with the straight-through gates: da (T, B, 4H) = dL/d(pre-activation) \
+   with d gate / d z = deriv; dh, dc (B, H) hold dL/dh_T, dL/dc_T on entry and dL/dh_0,       \
+   dL/dc_0 on return; Whh (4H, H) are the float recurrent weights; dy (T, B, H). */           \
 void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const REAL* c,    \
                      const REAL* gates, const REAL* deriv, const REAL* dy, REAL* dh,         \
                      REAL* dc, REAL* da, const blas_t* bl) {                                 \
-    const int W = 4 * H;                                                                     \
+    const int W4 = 4 * H;                                                                    \
     const REAL one = 1, zero = 0;                                                            \
     const gemm_##SFX gemm = (gemm_##SFX)bl->gemm;                                            \
     for (int t = T - 1; t >= 0; t--) {                                                       \
         for (int b = 0; b < B; b++) {                                                        \
             const size_t n = (size_t)t * B + b;                                              \
-            const REAL* gb = gates + n * W;                                                  \
-            const REAL* db = deriv + n * W;                                                  \
-            const REAL* cb = c + n * H;                                                      \
-            const REAL* cp = t == 0 ? c0 + (size_t)b * H : c + (n - B) * H;                  \
-            const REAL* dyb = dy + n * H;                                                    \
-            REAL* dhb = dh + (size_t)b * H;                                                  \
-            REAL* dcb = dc + (size_t)b * H;                                                  \
-            REAL* dab = da + n * W;                                                          \
+            const REAL* R gb = gates + n * W4;                                               \
+            const REAL* R db = deriv + n * W4;                                               \
+            const REAL* R cb = c + n * H;                                                    \
+            const REAL* R cp = t == 0 ? c0 + (size_t)b * H : c + (n - B) * H;                \
+            const REAL* R dyb = dy + n * H;                                                  \
+            REAL* R dhb = dh + (size_t)b * H;                                                \
+            REAL* R dcb = dc + (size_t)b * H;                                                \
+            REAL* R dab = da + n * W4;                                                       \
             for (int u = 0; u < H; u++) {                                                    \
                 REAL gi = gb[u], gf = gb[H + u], gg = gb[2 * H + u], go = gb[3 * H + u];     \
-                REAL th = tnh_##SFX(cb[u]);                                                       \
+                REAL th = tnh_##SFX(cb[u]);                                                  \
                 REAL dhu = dyb[u] + dhb[u];                                                  \
                 REAL dcu = dcb[u] + dhu * go * ((REAL)1 - th * th);                          \
                 dab[u] = dcu * gg * db[u];                                                   \
@@ -249,7 +268,8 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
                 dcb[u] = dcu * gf;                                                           \
             }                                                                                \
         }                                                                                    \
-        gemm("N", "N", &H, &B, &W, &one, Whh, &H, da + (size_t)t * B * W, &W, &zero, dh, &H);\
+        gemm("N", "N", &H, &B, &W4, &one, Whh, &H, da + (size_t)t * B * W4, &W4, &zero, dh,  \
+             &H);                                                                            \
     }                                                                                        \
 }
 

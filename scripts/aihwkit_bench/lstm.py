@@ -8,8 +8,9 @@ warm interleaved medians:
 - ``aihwkit``: ``AnalogRNN(AnalogLSTMCell)`` with ``TorchInferenceRPUConfig()`` (its pure-torch
   tile; the C++ tile fails to build here), one analog tile per gate matrix, float activations;
 - ``aihwkit_combined``: the same with ``AnalogLSTMCellCombinedWeight`` (one [x, h] tile);
-- ``fused_nl_adc``: :class:`analog.fused_cell.FusedAnalogLSTM`, realistic RRAM preset with
-  5-bit nonlinear ramp ADCs as activations.
+- ``qrnn_nl_adc``: :class:`analog.cells.AnalogLSTM` on the realistic RRAM preset with 5-bit
+  nonlinear ramp ADCs as gate activations (``adc_kind="nl_ramp"``), on its default path (the
+  compiled time loop of :mod:`analog.fused_cell`).
 
 Sizes: keyword spotting (13 inputs, hidden 64, batch 64, 60 frames) and (256 inputs, hidden
 256, batch 16, 256 steps). Modes: inference (eval, no autograd) and a hardware-aware
@@ -19,6 +20,7 @@ training step (train mode, forward + backward of the mean squared output).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -28,7 +30,8 @@ from aihwkit.nn import AnalogRNN
 from aihwkit.nn.modules.rnn.cells import AnalogLSTMCell, AnalogLSTMCellCombinedWeight
 from aihwkit.simulator.configs import TorchInferenceRPUConfig
 
-from analog.fused_cell import FusedAnalogLSTM
+from analog.cells import AnalogLSTM
+from analog.config import CrossbarConfig
 
 SIZES = {"kws": (13, 64, 64, 60), "large": (256, 256, 16, 256)}
 
@@ -51,8 +54,9 @@ def variants(inputs: int, hidden: int) -> dict:
                        ("aihwkit_combined", AnalogLSTMCellCombinedWeight)):
         model = AnalogRNN(cell, inputs, hidden, bias=True, rpu_config=TorchInferenceRPUConfig())
         out[name] = (model, _aihwkit_call(model))
-    ours = FusedAnalogLSTM.from_lstm(lstm, bits=5, seed=0)
-    out["fused_nl_adc"] = (ours, _float_call(ours))
+    config = dataclasses.replace(CrossbarConfig.rram_realistic(), adc_kind="nl_ramp", adc_bits=5)
+    ours = AnalogLSTM.from_torch(lstm, config, seed=0)
+    out["qrnn_nl_adc"] = (ours, _float_call(ours))
     return out
 
 

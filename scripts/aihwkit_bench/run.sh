@@ -2,7 +2,7 @@
 # Side-by-side timing of IBM aihwkit's pure-torch inference tile against float torch and
 # this repository's analog models: "linear" (compare.py: nn.Linear 256 -> 1024, batch 64,
 # against AnalogLinear) or "lstm" (lstm.py: nn.LSTM against aihwkit's AnalogRNN and
-# analog.fused_cell.FusedAnalogLSTM at keyword-spotting and large sizes).
+# analog.cells.AnalogLSTM with 5-bit NL-ADCs at keyword-spotting and large sizes).
 #
 # aihwkit is NOT a dependency of the package: this script builds its own virtual
 # environment (default /tmp/qrnn-aihwkit-venv, or the first argument), installs

@@ -1,9 +1,8 @@
-"""FusedAnalogLSTM: the compiled time loop against the per-step torch reference (values, read
-noise, straight-through gradients), the ideal analog LSTM against torch.nn.LSTM, the nonlinear
-ramp thresholds against their closed forms, seeds, the fallback and bad input."""
+"""The compiled AnalogLSTM time loop (analog.fused_cell, C) against the per-step torch code of
+analog.cells.AnalogLSTM: values, final state and read-noise stream, straight-through
+gradients, the ideal crossbar against torch.nn.LSTM, path choice, fallback and bad input."""
 
 import dataclasses
-import math
 
 import pytest
 import torch
@@ -11,12 +10,19 @@ from torch import nn
 
 from analog import CrossbarConfig
 from analog import fused_cell_kernel as kernel
-from analog.fused_cell import FusedAnalogLSTM, nl_adc_table
+from analog.cells import AnalogLSTM
 
-IDEAL = CrossbarConfig.ideal()
 REAL = CrossbarConfig.rram_realistic()
-# realistic without read noise, with comparator offsets so the per-column thresholds differ
-QUIET = dataclasses.replace(REAL, read_noise_rel=0.0, adc_offset_lsb=0.3)
+NL5 = dataclasses.replace(REAL, adc_kind="nl_ramp", adc_bits=5)
+CASES = {
+    "nl5-noisy": (NL5, None),
+    "nl5-quiet-offsets": (dataclasses.replace(NL5, read_noise_rel=0.0, adc_offset_lsb=0.3), None),
+    "nl3-fixed-dac-range": (dataclasses.replace(NL5, adc_bits=3, dac_range=2.5), None),
+    "nl5-row-tiles-ramp-per-tile": (dataclasses.replace(NL5, tile_rows=8, tile_cols=16,
+                                                        ramp_sharing="tile"), None),
+    "digital5": (REAL, "digital"),
+    "ideal": (CrossbarConfig.ideal(), None),
+}
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 
 compiled_only = pytest.mark.skipif(kernel.unavailable_reason(torch.float32) is not None,
@@ -24,194 +30,145 @@ compiled_only = pytest.mark.skipif(kernel.unavailable_reason(torch.float32) is n
                                           f"{kernel.unavailable_reason(torch.float32)}")
 
 
-def _x(batch=4, steps=9, inputs=5, dtype=torch.float32, scale=2.0, seed=0):
+def _x(batch=4, steps=9, inputs=5, dtype=torch.float32, seed=0):
     gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(batch, steps, inputs, generator=gen) * scale).to(dtype)
+    return (torch.randn(batch, steps, inputs, generator=gen) * 2).to(dtype)
 
 
-def _run(model, path, x, state=None, noise_seed=11, train_seed=12):
-    """Output and final state of ``model`` on ``path``, its noise streams reset first."""
-    model.path = path
-    model._noise_gen.manual_seed(noise_seed)
-    model._train_gen.manual_seed(train_seed)
-    y, (h, c) = model(x, state)
-    return y, h, c
-
-
-def test_thresholds_sit_at_the_inverse_of_the_activation():
-    thr, levels = nl_adc_table("sigmoid", 5)
-    k = torch.arange(1, 32, dtype=torch.float64)
-    assert thr.shape == (31,) and levels.shape == (32,)
-    assert torch.allclose(1 / (1 + torch.exp(-thr)), k / 32, atol=1e-15)
-    # the 5-bit sigmoid ramp spans +-ln(31) = +-3.434
-    assert thr[-1].item() == pytest.approx(math.log(31), abs=1e-12)
-    assert thr[0].item() == pytest.approx(-math.log(31), abs=1e-12)
-    assert torch.allclose(levels, (torch.arange(32, dtype=torch.float64) + 0.5) / 32)
-    thr_t, levels_t = nl_adc_table("tanh", 3)
-    assert torch.allclose(torch.tanh(thr_t), 2 * torch.arange(1, 8, dtype=torch.float64) / 8 - 1,
-                          atol=1e-15)
-    assert levels_t[0].item() == -7 / 8 and levels_t[-1].item() == 7 / 8
-
-
-@pytest.mark.parametrize("path", ["reference", pytest.param("compiled", marks=compiled_only)])
-def test_ideal_crossbar_with_exact_activations_equals_torch_lstm(path):
-    lstm = nn.LSTM(5, 12, num_layers=2, batch_first=True)
-    model = FusedAnalogLSTM.from_lstm(lstm, config=IDEAL, bits=None, path=path).eval()
-    x = _x()
-    gen = torch.Generator().manual_seed(3)
-    state = (torch.randn(2, 4, 12, generator=gen) * 0.5, torch.randn(2, 4, 12, generator=gen))
-    y, (h, c) = model(x, state)
-    y_ref, (h_ref, c_ref) = lstm(x, state)
-    assert torch.allclose(y, y_ref, atol=1e-5) and torch.allclose(c, c_ref, atol=1e-5)
-    assert torch.allclose(h, h_ref, atol=1e-5)
-
-
-def test_one_step_gates_are_the_quantized_activations():
-    """On an ideal crossbar, one step from zero state: h = o * tanh(i * g) with each gate the
-    5-bit level (floor(32 f(a)) + 1/2) / 32 of the float pre-activation (codes that sit on a
-    threshold within float rounding may differ: at most a few of them)."""
-    lstm = nn.LSTM(5, 16, batch_first=True).double()
-    model = FusedAnalogLSTM.from_lstm(lstm, config=IDEAL, bits=5, path="reference").eval()
-    x = _x(batch=64, steps=1, dtype=torch.float64)
-    a = x[:, 0] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + lstm.bias_hh_l0
-    ai, _, ag, ao = a.chunk(4, 1)
-
-    def level(f):
-        return ((f * 32).floor().clamp(0, 31) + 0.5) / 32
-
-    i, o = level(torch.sigmoid(ai)), level(torch.sigmoid(ao))
-    g = 2 * level((torch.tanh(ag) + 1) / 2) - 1
-    expected = o * torch.tanh(i * g)
-    y, _ = model(x)
-    assert (y[:, 0] - expected).abs().gt(1e-12).sum() <= 3
-    assert expected.unique().numel() > 50  # the staircase is exercised
+def _both(model, x, state=None, loss=None):
+    """Outputs (and gradients if ``loss``) of the reference and the compiled path from the
+    same generator states, and the read-noise generator state each leaves behind."""
+    read, train = model._read_rng.bit_generator.state, model._train_gen.get_state()
+    out = {}
+    for path in ("reference", "compiled"):
+        model._read_rng.bit_generator.state = read
+        model._train_gen.set_state(train)
+        model.path = path
+        model.zero_grad()
+        leaves = [t for t in (x, *(state or ())) if t.requires_grad]
+        for t in leaves:
+            t.grad = None
+        y, (h, c) = model(x, state)
+        values = [y, h, c]
+        if loss is not None:
+            loss(y, h, c).backward()
+            values += [t.grad for t in leaves] + [p.grad for p in model.parameters()]
+        out[path] = ([v.detach() for v in values],
+                     model._read_rng.bit_generator.state["state"]["state"].tolist())
+    return out["reference"], out["compiled"]
 
 
 @compiled_only
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("config,bits", [(QUIET, 5), (REAL, 5), (REAL, 3), (REAL, None),
-                                         (dataclasses.replace(REAL, dac_range=2.5), 4)],
-                         ids=["quiet-5bit", "noisy-5bit", "noisy-3bit", "noisy-exact",
-                              "fixed-dac-range"])
-def test_compiled_equals_reference(dtype, config, bits):
-    model = FusedAnalogLSTM(5, 16, num_layers=2, config=config, bits=bits, seed=4).to(dtype)
-    model.eval()
-    x = _x(dtype=dtype)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_compiled_equals_reference(case, dtype):
+    config, activation = CASES[case]
+    model = AnalogLSTM(5, 12, num_layers=2, config=config, activation=activation, seed=4)
+    model = model.to(dtype).eval()
     gen = torch.Generator().manual_seed(5)
-    state = tuple((torch.rand(2, 4, 16, generator=gen) * 2.4 - 1.2).to(dtype) for _ in "hc")
-    ref = _run(model, "reference", x, state)
-    out = _run(model, "compiled", x, state)
+    state = tuple((torch.rand(2, 4, 12, generator=gen) * 2.4 - 1.2).to(dtype) for _ in "hc")
+    with torch.no_grad():
+        (ref, ref_rng), (out, out_rng) = _both(model, _x(dtype=dtype), state)
     for a, b in zip(ref, out, strict=True):
         assert torch.allclose(a, b, rtol=0, atol=TOL[dtype])
-    # a real staircase, not a constant output
-    assert ref[0].unique().numel() > 100
+    assert out_rng == ref_rng  # the kernel advanced the read-noise stream as the reference
+    assert ref[0].unique().numel() > 100  # a real staircase, not a constant
 
 
 @compiled_only
-def test_read_noise_is_fresh_per_call_and_absent_without_noise():
-    x = _x()
-    noisy = FusedAnalogLSTM(5, 8, config=REAL, seed=1).eval()
-    y1, y2 = noisy(x)[0], noisy(x)[0]
-    assert not torch.equal(y1, y2)
-    quiet = FusedAnalogLSTM(5, 8, config=QUIET, seed=1).eval()
-    assert torch.equal(quiet(x)[0], quiet(x)[0])
-
-
-@pytest.mark.parametrize("path", ["reference", pytest.param("compiled", marks=compiled_only)])
-def test_same_seed_same_model_different_seed_different(path):
-    x = _x()
-    a = FusedAnalogLSTM(5, 8, config=REAL, seed=7, path=path).eval()
-    b = FusedAnalogLSTM(5, 8, config=REAL, seed=7, path=path).eval()
-    c = FusedAnalogLSTM(5, 8, config=REAL, seed=8, path=path).eval()
-    assert torch.equal(a(x)[0], b(x)[0])
-    assert torch.equal(a.weight_hh_l0, b.weight_hh_l0)
-    assert not torch.equal(a.weight_hh_l0, c.weight_hh_l0)
-    # same weights, different seed: different programmed devices
-    c.load_state_dict(a.state_dict())
-    assert not torch.equal(a.programmed()[0].wh, c.programmed()[0].wh)
+def test_codes_far_from_the_guess_are_still_exact():
+    """Comparator offsets of several LSBs move each column's thresholds away from the coarse
+    guess; the two-way search still finds the reference's codes."""
+    model = AnalogLSTM(5, 12, config=dataclasses.replace(NL5, read_noise_rel=0.0), seed=2)
+    model = model.double().eval()
+    gen = torch.Generator().manual_seed(9)
+    for conv in model.converters[0].values():
+        conv.offset.copy_(torch.randn(conv.offset.shape, generator=gen, dtype=torch.float64)
+                          * 4 * conv.lsb)
+    with torch.no_grad():
+        (ref, _), (out, _) = _both(model, _x(batch=16, dtype=torch.float64))
+    assert torch.allclose(ref[0], out[0], rtol=0, atol=1e-12)
 
 
 @compiled_only
-@pytest.mark.parametrize("bits", [5, None])
-def test_training_gradients_of_compiled_equal_reference(bits):
-    dtype = torch.float64
-    model = FusedAnalogLSTM(5, 8, num_layers=2, config=REAL, bits=bits, seed=2).to(dtype)
-    model.train()
-    x = _x(dtype=dtype).requires_grad_()
+@pytest.mark.parametrize("case", ["nl5-noisy", "digital5", "ideal"])
+def test_training_gradients_of_compiled_equal_reference(case):
+    config, activation = CASES[case]
+    model = AnalogLSTM(5, 8, num_layers=2, config=config, activation=activation, seed=1)
+    model = model.double().train()
+    x = _x(dtype=torch.float64).requires_grad_()
     gen = torch.Generator().manual_seed(6)
-    h0, c0 = (torch.randn(2, 4, 8, generator=gen, dtype=dtype).requires_grad_() for _ in "hc")
-    grads = {}
-    for path in ("reference", "compiled"):
-        model.zero_grad()
-        x.grad = h0.grad = c0.grad = None
-        y, h, c = _run(model, path, x, (h0, c0))
-        (y.square().sum() + 0.3 * h.sum() + 0.7 * c.sum()).backward()
-        grads[path] = [x.grad, h0.grad, c0.grad] + [p.grad for p in model.parameters()]
-    for a, b in zip(grads["reference"], grads["compiled"], strict=True):
+    state = tuple(torch.randn(2, 4, 8, generator=gen, dtype=torch.float64).requires_grad_()
+                  for _ in "hc")
+    (ref, ref_rng), (out, out_rng) = _both(
+        model, x, state, loss=lambda y, h, c: y.square().sum() + 0.3 * h.sum() + 0.7 * c.sum())
+    assert len(ref) == 3 + 3 + 8
+    for a, b in zip(ref, out, strict=True):
         assert torch.allclose(a, b, rtol=0, atol=1e-10)
         assert a.abs().max() > 0
-
-
-@pytest.mark.parametrize("path", ["reference", pytest.param("compiled", marks=compiled_only)])
-def test_ideal_training_gradients_equal_torch_lstm(path):
-    """Ideal crossbar, exact activations: the straight-through gradients are the float
-    LSTM's."""
-    lstm = nn.LSTM(5, 8, batch_first=True).double()
-    model = FusedAnalogLSTM.from_lstm(lstm, config=IDEAL, bits=None, path=path).train()
-    x = _x(dtype=torch.float64)
-    model(x)[0].square().sum().backward()
-    lstm(x)[0].square().sum().backward()
-    for (name, p), q in zip(model.named_parameters(), lstm.parameters(), strict=True):
-        assert torch.allclose(p.grad, q.grad, atol=1e-10), name
+    assert out_rng == ref_rng
 
 
 @compiled_only
-def test_training_reprograms_each_forward_eval_programs_once():
-    x = _x()
-    model = FusedAnalogLSTM(5, 8, config=QUIET, seed=3).eval()
-    first = model.programmed()[0].wh
-    model(x)
-    assert model.programmed()[0].wh is first
-    model.train()
+def test_compiled_ideal_crossbar_equals_torch_lstm_values_and_gradients():
+    lstm = nn.LSTM(5, 8, num_layers=2, batch_first=True).double()
+    model = AnalogLSTM.from_torch(lstm, CrossbarConfig.ideal()).double()
+    model.load_state_dict(lstm.state_dict(), strict=False)  # float64 weights, not rounded
+    model.path = "compiled"
+    x = _x(dtype=torch.float64)
+    y, (h, c) = model(x)
+    y_ref, (h_ref, c_ref) = lstm(x)
+    for a, b in ((y, y_ref), (h, h_ref), (c, c_ref)):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+    y.square().sum().backward()
+    y_ref.square().sum().backward()
+    for (name, p), q in zip(model.named_parameters(), lstm.parameters(), strict=True):
+        assert torch.allclose(p.grad, q.grad, rtol=0, atol=1e-12), name
+
+
+@compiled_only
+def test_auto_takes_the_kernel_and_reference_forces_torch(monkeypatch):
+    calls = []
+    original = kernel.forward
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(kernel, "forward", counting)
+    model = AnalogLSTM(5, 8, num_layers=2, config=NL5).eval()
     with torch.no_grad():
-        y1, y2 = model(x)[0], model(x)[0]
-    assert not torch.equal(y1, y2)  # new programming noise each training forward
+        model(_x())
+        assert len(calls) == 2  # one call per layer
+        model.path = "reference"
+        model(_x())
+        assert len(calls) == 2
+        # comparator noise draws from a torch generator per conversion: auto runs torch
+        noisy = AnalogLSTM(5, 8, config=dataclasses.replace(NL5, adc_noise_lsb=0.5)).eval()
+        noisy(_x())
+        assert len(calls) == 2
+        noisy.path = "compiled"
+        with pytest.raises(ValueError, match="no comparator noise"):
+            noisy(_x())
 
 
 def test_missing_compiler_falls_back_to_the_reference_once(forget_build):
     forget_build(kernel.LIBRARY, "no C compiler found (test)")
-    model = FusedAnalogLSTM(5, 8, config=QUIET, seed=3).eval()
+    model = AnalogLSTM(5, 8, config=dataclasses.replace(NL5, read_noise_rel=0.0)).eval()
     x = _x()
-    with pytest.warns(RuntimeWarning, match="fused analog LSTM kernel unavailable"):
-        y = model(x)[0]
-    model.path = "reference"
-    assert torch.equal(y, model(x)[0])
-    model.path = "compiled"
-    with pytest.raises(RuntimeError, match="no C compiler found"):
-        model(x)
+    with torch.no_grad():
+        with pytest.warns(RuntimeWarning, match="fused analog LSTM kernel unavailable"):
+            y = model(x)[0]
+        model.path = "reference"
+        assert torch.equal(y, model(x)[0])
+        model.path = "compiled"
+        with pytest.raises(ValueError, match="no C compiler found"):
+            model(x)
 
 
-@pytest.mark.parametrize("kwargs,error,match", [
-    ({"bits": 0}, ValueError, "bits=0 is not allowed"),
-    ({"bits": 13}, ValueError, r"\[1, 12\]"),
-    ({"bits": 2.0}, ValueError, "bits=2.0"),
-    ({"path": "fast"}, ValueError, "path='fast' is unknown"),
-    ({"config": "rram"}, TypeError, "config must be a CrossbarConfig"),
-    ({"hidden_size": 0}, ValueError, "hidden_size=0"),
-])
-def test_bad_arguments(kwargs, error, match):
-    args = {"input_size": 5, "hidden_size": 8, **kwargs}
-    with pytest.raises(error, match=match):
-        FusedAnalogLSTM(**args)
-
-
-def test_bad_input_and_state():
-    model = FusedAnalogLSTM(5, 8)
-    with pytest.raises(ValueError, match=r"expected \(batch, time, 5\)"):
-        model(torch.zeros(2, 3, 4))
-    with pytest.raises(ValueError, match=r"state must be a pair \(h0, c0\)"):
-        model(torch.zeros(2, 3, 5), (torch.zeros(1, 2, 8),))
-    with pytest.raises(ValueError, match="path='compiled' needs float32/float64"):
-        FusedAnalogLSTM(5, 8, path="compiled")(torch.zeros(2, 3, 5, dtype=torch.bfloat16))
-    with pytest.raises(ValueError, match="unidirectional"):
-        FusedAnalogLSTM.from_lstm(nn.LSTM(5, 8, bidirectional=True))
+def test_bad_path_and_dtype():
+    with pytest.raises(ValueError, match="path='fast' is unknown"):
+        AnalogLSTM(5, 8, path="fast")
+    model = AnalogLSTM(5, 8, config=NL5, path="compiled")
+    with pytest.raises(ValueError, match="float32/float64 CPU tensors, got torch.bfloat16"):
+        model(torch.zeros(2, 3, 5, dtype=torch.bfloat16))
