@@ -13,19 +13,20 @@
  *   m     = u @ W                                              (one ?gemm_, as torch.mm)
  *   m     = m + z * sqrt(sum(u^2) * nA)                        (if rng != NULL)
  *   z_j   = m_j * scale_j * s * gain                           (the pre-activation)
- *   gate  = lev[j][#{k : thr[j][k] <= z_j}]                    (L > 0)
+ *   gate  = lev[grp][#{k : thr[trow[j]][k] <= z_j}]            (L > 0)
  *           or sigmoid / tanh (z_j) exactly                    (L = 0)
  *   c_t   = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
  *
  * Read noise z: numpy's SFC64 generator (rng: its four 64-bit state words, advanced in
  * place), ceil(B * Wd / 4) words per step, each word four signed 16-bit lanes k picking
  * table[k + 32768] (table: erfinv((k + 1/2) / 32768) * sqrt(2), as analog.tile's
- * standard_normal). Conversion: thr (4H, L + 2) holds each column's thresholds between the
- * sentinels -inf and +inf; the code is guessed as an ideal converter's (vectorised; per
- * group, 0 the sigmoid gates and 1 the tanh gate, gkind 0 sigmoid, 1 tanh, 2 linear
+ * standard_normal). Conversion: row trow[j] of thr (rows, L + 2) holds column j's thresholds
+ * between the sentinels -inf and +inf (rows: 4H, or one per group when all its columns share
+ * them; group 0 the sigmoid gates, 1 the tanh gate, lev (2, L + 1) the groups' levels). The
+ * code is guessed as an ideal converter's (vectorised; gkind 0 sigmoid, 1 tanh, 2 linear
  * floor((z - glo) * ginv)) and corrected by a search in both directions, so it equals
- * searchsorted for any increasing thresholds. No contraction into fused multiply-adds, so without noise the codes are those
- * of the torch reference.
+ * searchsorted for any increasing thresholds. No contraction into fused multiply-adds, so
+ * without noise the codes are those of the torch reference.
  *
  * If save, the forward also writes gates (T, B, 4H) and deriv (T, B, 4H), the activation's
  * derivative at the pre-activation (straight-through estimator), for fcell_bwd.
@@ -68,7 +69,38 @@ static inline uint64_t sfc64(uint64_t* s) {
     return tmp;
 }
 
-#define BODY(SFX, REAL, UINT, SQRT, TANH, EXP, RINT)                                          \
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define HAVE_VEC 1
+/* Binary search of 16 columns at once against thresholds shared by all of them, held in two
+   registers (P: 32 values, the L = 2^bits - 1 thresholds then +inf), and the levels (lev: 32)
+   looked up the same way: out[j] = lev[#{k : P[k] <= z[j]}] for j < n (n a multiple of 16;
+   bits <= 5). In-register permutes instead of gathers. */
+static void search_shared_f32(int n, int bits, const float* R z, const float* R P,
+                              const float* R lev, float* R out) {
+    const __m512 t0 = _mm512_loadu_ps(P), t1 = _mm512_loadu_ps(P + 16);
+    const __m512 l0 = _mm512_loadu_ps(lev), l1 = _mm512_loadu_ps(lev + 16);
+    for (int j = 0; j < n; j += 16) {
+        const __m512 zz = _mm512_loadu_ps(z + j);
+        __m512i lo = _mm512_setzero_si512();
+        for (int step = 1 << (bits - 1); step > 0; step >>= 1) {
+            const __m512i idx = _mm512_add_epi32(lo, _mm512_set1_epi32(step - 1));
+            const __mmask16 le = _mm512_cmp_ps_mask(_mm512_permutex2var_ps(t0, idx, t1), zz,
+                                                    _CMP_LE_OQ);
+            lo = _mm512_mask_add_epi32(lo, le, lo, _mm512_set1_epi32(step));
+        }
+        _mm512_storeu_ps(out + j, _mm512_permutex2var_ps(l0, lo, l1));
+    }
+}
+#else
+#define HAVE_VEC 0
+static void search_shared_f32(int n, int bits, const float* R z, const float* R P,
+                              const float* R lev, float* R out) {
+    (void)n, (void)bits, (void)z, (void)P, (void)lev, (void)out;
+}
+#endif
+
+#define BODY(SFX, REAL, UINT, SQRT, TANH, EXP, RINT, VEC)                                          \
 typedef void (*gemm_##SFX)(const char*, const char*, const int*, const int*, const int*,     \
                            const REAL*, const REAL*, const int*, const REAL*, const int*,    \
                            const REAL*, REAL*, const int*);                                  \
@@ -117,12 +149,8 @@ static void cell_##SFX(int H, const REAL* R gb, const REAL* R cp, REAL* R cn, RE
 /* The count of thresholds tj[1..L] at or below z (tj[0] = -inf, tj[L + 1] = +inf), from a    \
    guess k that is usually right or off by one. */                                           \
 static inline int correct_##SFX(REAL z, const REAL* R tj, int k) {                           \
-    k += tj[k + 1] <= z;                                                                     \
-    k -= tj[k] > z;                                                                          \
-    if (tj[k + 1] <= z || tj[k] > z) {                                                       \
-        while (tj[k + 1] <= z) k++;                                                          \
-        while (tj[k] > z) k--;                                                               \
-    }                                                                                        \
+    while (tj[k + 1] <= z) k++;                                                              \
+    while (tj[k] > z) k--;                                                                   \
     return k;                                                                                \
 }                                                                                            \
                                                                                              \
@@ -151,7 +179,7 @@ static void guess_##SFX(int kind, REAL lo, REAL inv, int L, int j0, int j1, cons
                                                                                              \
 void fcell_fwd_##SFX(int B, int T, int I, int H, int nb, int Kp, int Wd, int L,             \
                      const REAL* x, const REAL* W, const REAL* scale, REAL gain,             \
-                     const REAL* thr, const REAL* lev, const int* gkind,                       \
+                     const REAL* thr, const int* trow, const REAL* lev, const int* gkind,      \
                      const REAL* glo, const REAL* ginv, const REAL* h0, const REAL* c0,      \
                      int mode, REAL range, REAL lsb, REAL inv_lsb, REAL nA, uint64_t* rng,   \
                      const REAL* table, REAL* y, REAL* c, REAL* gates, REAL* deriv,          \
@@ -169,6 +197,18 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int nb, int Kp, int Wd, int L, 
     int* kg = (int*)(zb + W4);              /* (4H,) */                                      \
     uint64_t* words = (uint64_t*)(((uintptr_t)(kg + W4) + 15) & ~(uintptr_t)7);              \
     memset(u, 0, sizeof(REAL) * (size_t)B * Kp);                                             \
+    /* the in-register search: thresholds shared per group (trow = group), bits <= 5, H % 16 */ \
+    const int vec = VEC && L > 0 && L <= 31 && H % 16 == 0 && trow[0] == 0 && trow[W4 - 1] == 0 \
+                    && trow[2 * H] == 1 && trow[1] == 0;                                     \
+    int bits = 0;                                                                            \
+    while ((1 << bits) < L + 1) bits++;                                                      \
+    float P[2][32], LV[2][32];                                                               \
+    for (int q = 0; vec && q < 2; q++) {                                                     \
+        for (int k = 0; k < 32; k++) {                                                       \
+            P[q][k] = k < L ? (float)thr[(size_t)q * (L + 2) + 1 + k] : (float)INFINITY;     \
+            LV[q][k] = k <= L ? (float)lev[(size_t)q * (L + 1) + k] : 0.0f;                  \
+        }                                                                                    \
+    }                                                                                        \
     for (int t = 0; t < T; t++) {                                                            \
         const REAL* hp = t == 0 ? h0 : y + (size_t)(t - 1) * B * H;                          \
         const REAL* cp = t == 0 ? c0 : c + (size_t)(t - 1) * B * H;                          \
@@ -210,13 +250,19 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int nb, int Kp, int Wd, int L, 
                 for (int j = 0; j < 2 * H; j++) gb[j] = sig_##SFX(z[j]);                     \
                 for (int j = 2 * H; j < 3 * H; j++) gb[j] = tnh_##SFX(z[j]);                 \
                 for (int j = 3 * H; j < W4; j++) gb[j] = sig_##SFX(z[j]);                    \
+            } else if (vec) {                                                                \
+                search_shared_f32(2 * H, bits, (const float*)z, P[0], LV[0], (float*)gb);    \
+                search_shared_f32(H, bits, (const float*)z + 2 * H, P[1], LV[1],             \
+                                  (float*)gb + 2 * H);                                       \
+                search_shared_f32(H, bits, (const float*)z + 3 * H, P[0], LV[0],             \
+                                  (float*)gb + 3 * H);                                       \
             } else {                                                                         \
                 guess_##SFX(gkind[0], glo[0], ginv[0], L, 0, 2 * H, z, kg);                  \
                 guess_##SFX(gkind[1], glo[1], ginv[1], L, 2 * H, 3 * H, z, kg);              \
                 guess_##SFX(gkind[0], glo[0], ginv[0], L, 3 * H, W4, z, kg);                 \
                 for (int j = 0; j < W4; j++) {                                               \
-                    const int k = correct_##SFX(z[j], thr + (size_t)j * (L + 2), kg[j]);     \
-                    gb[j] = lev[(size_t)j * (L + 1) + k];                                    \
+                    const int k = correct_##SFX(z[j], thr + (size_t)trow[j] * (L + 2), kg[j]); \
+                    gb[j] = lev[(j >= 2 * H && j < 3 * H) * (L + 1) + k];                    \
                 }                                                                            \
             }                                                                                \
             if (deriv != NULL) {                                                             \
@@ -273,5 +319,5 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
     }                                                                                        \
 }
 
-BODY(f32, float, uint32_t, sqrtf, tanh_poly, exp_poly, rintf)
-BODY(f64, double, uint64_t, sqrt, tanh, exp, rint)
+BODY(f32, float, uint32_t, sqrtf, tanh_poly, exp_poly, rintf, HAVE_VEC)
+BODY(f64, double, uint64_t, sqrt, tanh, exp, rint, 0)

@@ -117,20 +117,23 @@ def layer_args(model, layer: int, prog, dtype: torch.dtype) -> LayerArgs:
     conv = model.converters[layer]
     sig, tanh = conv["sigmoid"], conv["tanh"]
     if isinstance(sig, ExactActivation):
-        return LayerArgs(weights, scale, prog.output_gain, None, None, None, None, None,
+        return LayerArgs(weights, scale, prog.output_gain, None, None, None, None, None, None,
                          model.bias)
     if not isinstance(sig, (NonlinearRampADC, DigitalActivationADC)):
         raise TypeError(f"unexpected converter {type(sig).__name__}")
     ts, tt = _column_thresholds(sig, 3 * hidden), _column_thresholds(tanh, hidden)
-    i, f, o = ts.split(hidden)
-    thr = torch.cat([i, f, tt, o])
-    inf = torch.full((4 * hidden, 1), math.inf, dtype=torch.float64)
+    group = torch.zeros(4 * hidden, dtype=torch.int32)
+    group[2 * hidden:3 * hidden] = 1
+    if bool((ts == ts[0]).all()) and bool((tt == tt[0]).all()):
+        thr, rows = torch.stack([ts[0], tt[0]]), group  # shared by every column of a group
+    else:
+        i, f, o = ts.split(hidden)
+        thr, rows = torch.cat([i, f, tt, o]), torch.arange(4 * hidden, dtype=torch.int32)
+    inf = torch.full((thr.shape[0], 1), math.inf, dtype=torch.float64)
     thr = _rounded_up(torch.cat([-inf, thr, inf], 1), dtype).contiguous()
-    lv_s, lv_t = sig.levels.to(dtype), tanh.levels.to(dtype)
-    levels = torch.cat([lv_s.expand(2 * hidden, -1), lv_t.expand(hidden, -1),
-                        lv_s.expand(hidden, -1)]).contiguous()
+    levels = torch.stack([sig.levels, tanh.levels]).to(dtype).contiguous()
     (ks, ls, vs), (kt, lt, vt) = _guess(sig, ts[0]), _guess(tanh, tt[0])
-    return LayerArgs(weights, scale, prog.output_gain, thr, levels,
+    return LayerArgs(weights, scale, prog.output_gain, thr, rows, levels,
                      torch.tensor([ks, kt], dtype=torch.int32),
                      torch.tensor([ls, lt], dtype=dtype), torch.tensor([vs, vt], dtype=dtype),
                      model.bias)

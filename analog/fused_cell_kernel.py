@@ -24,7 +24,7 @@ _P, _I = ctypes.c_void_p, ctypes.c_int
 def _signatures() -> dict:
     out = {}
     for sfx, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        out[f"fcell_fwd_{sfx}"] = ([_I] * 8 + [_P] * 3 + [real] + [_P] * 7 + [_I]
+        out[f"fcell_fwd_{sfx}"] = ([_I] * 8 + [_P] * 3 + [real] + [_P] * 8 + [_I]
                                    + [real] * 4 + [_P] * 8, None)
         out[f"fcell_bwd_{sfx}"] = ([_I] * 3 + [_P] * 10, None)
     return out
@@ -54,9 +54,11 @@ class LayerArgs:
     Attributes:
         weights: ``(Kp, Wd)`` effective normalized weights, rows ``[x, h, 1]`` then padding.
         scale: ``(Wd,)`` weight units per device equivalent; ``gain`` the drift gain.
-        thresholds: ``(4H, L + 2)`` each column's thresholds (offsets included) between -inf
-            and +inf, rounded up to the model's dtype; None for exact activations.
-        levels: ``(4H, L + 1)`` output value of each code, or None.
+        thresholds: ``(rows, L + 2)`` thresholds (offsets included) between -inf and +inf,
+            rounded up to the model's dtype; None for exact activations.
+        rows: ``(4H,)`` int32, the row of ``thresholds`` of each column (``4H`` rows, or one
+            per group when all the group's columns share them).
+        levels: ``(2, L + 1)`` output value of each code of the sigmoid and the tanh group.
         guess: ``(2,)`` int32, how the kernel guesses the codes of the sigmoid and the tanh
             group (0: from the sigmoid, 1: from the tanh, 2: linear ``(z - low) * inv`` with
             ``guess_low``, ``guess_inv`` ``(2,)``); the guess only speeds up the search.
@@ -67,6 +69,7 @@ class LayerArgs:
     scale: Tensor
     gain: float
     thresholds: Tensor | None
+    rows: Tensor | None
     levels: Tensor | None
     guess: Tensor | None
     guess_low: Tensor | None
@@ -110,8 +113,8 @@ def forward(x: Tensor, layer: LayerArgs, signal: Signal, h0: Tensor, c0: Tensor,
     lsb = signal.dac_lsb
     LIBRARY.function("fcell_fwd", x.dtype)(
         batch, steps, inputs, hidden, int(layer.bias), kp, wd, levels, _p(x),
-        _p(layer.weights), _p(layer.scale), layer.gain, _p(layer.thresholds), _p(layer.levels),
-        _p(layer.guess), _p(layer.guess_low), _p(layer.guess_inv), _p(h0), _p(c0),
+        _p(layer.weights), _p(layer.scale), layer.gain, _p(layer.thresholds), _p(layer.rows),
+        _p(layer.levels), _p(layer.guess), _p(layer.guess_low), _p(layer.guess_inv), _p(h0), _p(c0),
         signal.mode, signal.dac_range, lsb, 1.0 / lsb if lsb else 0.0, signal.noise_a,
         _p(rng_state), _p(table), _p(y), _p(c), _p(gates), _p(deriv), _p(work),
         ctypes.byref(cpu_build.blas(x.dtype)))
