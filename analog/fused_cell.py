@@ -32,6 +32,7 @@ the kernel (a one-line error where it cannot run).
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -45,6 +46,9 @@ from analog.preact import program_preactivation
 from analog.readout import normal_table
 from kernels.contract import check_path
 from kernels.cpu_build import warn_once
+
+_TABLES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # converter -> (key, tables)
+_NOISE: dict[torch.dtype, Tensor] = {}  # noise tables times sqrt(2), per dtype
 
 
 def unsupported(model, x: Tensor) -> str | None:
@@ -109,18 +113,14 @@ def _guess(conv, thr: Tensor) -> tuple[int, float, float]:
     return 2, float(thr[0]) - step, 1.0 / step
 
 
-def layer_args(model, layer: int, prog, dtype: torch.dtype) -> LayerArgs:
-    """The kernel's view of one programmed layer and its converters."""
-    hidden = model.hidden_size
-    weights = prog.weights.to(dtype).reshape(-1, prog.weights.shape[2]).contiguous()
-    scale = prog.scale[0].to(dtype).reshape(-1).contiguous()
-    conv = model.converters[layer]
-    sig, tanh = conv["sigmoid"], conv["tanh"]
-    if isinstance(sig, ExactActivation):
-        return LayerArgs(weights, scale, prog.output_gain, None, None, None, None, None, None,
-                         model.bias)
-    if not isinstance(sig, (NonlinearRampADC, DigitalActivationADC)):
-        raise TypeError(f"unexpected converter {type(sig).__name__}")
+def _converter_tables(sig, tanh, hidden: int, dtype: torch.dtype) -> tuple:
+    """``(thresholds, rows, levels, guess, guess_low, guess_inv)`` of :class:`LayerArgs` for
+    the sigmoid and tanh converters of one layer, cached until their buffers change."""
+    buffers = [b for conv in (sig, tanh) for b in conv.buffers()]
+    key = (dtype, hidden, *((b._version, b.data_ptr()) for b in buffers))
+    cached = _TABLES.get(sig)
+    if cached is not None and cached[0] == key:
+        return cached[1]
     ts, tt = _column_thresholds(sig, 3 * hidden), _column_thresholds(tanh, hidden)
     group = torch.zeros(4 * hidden, dtype=torch.int32)
     group[2 * hidden:3 * hidden] = 1
@@ -133,10 +133,25 @@ def layer_args(model, layer: int, prog, dtype: torch.dtype) -> LayerArgs:
     thr = _rounded_up(torch.cat([-inf, thr, inf], 1), dtype).contiguous()
     levels = torch.stack([sig.levels, tanh.levels]).to(dtype).contiguous()
     (ks, ls, vs), (kt, lt, vt) = _guess(sig, ts[0]), _guess(tanh, tt[0])
-    return LayerArgs(weights, scale, prog.output_gain, thr, rows, levels,
-                     torch.tensor([ks, kt], dtype=torch.int32),
-                     torch.tensor([ls, lt], dtype=dtype), torch.tensor([vs, vt], dtype=dtype),
-                     model.bias)
+    tables = (thr, rows, levels, torch.tensor([ks, kt], dtype=torch.int32),
+              torch.tensor([ls, lt], dtype=dtype), torch.tensor([vs, vt], dtype=dtype))
+    _TABLES[sig] = (key, tables)
+    return tables
+
+
+def layer_args(model, layer: int, prog, dtype: torch.dtype) -> LayerArgs:
+    """The kernel's view of one programmed layer and its converters."""
+    weights = prog.weights.to(dtype).reshape(-1, prog.weights.shape[2]).contiguous()
+    scale = prog.scale[0].to(dtype).reshape(-1).contiguous()
+    conv = model.converters[layer]
+    sig, tanh = conv["sigmoid"], conv["tanh"]
+    if isinstance(sig, ExactActivation):
+        return LayerArgs(weights, scale, prog.output_gain, None, None, None, None, None, None,
+                         model.bias)
+    if not isinstance(sig, (NonlinearRampADC, DigitalActivationADC)):
+        raise TypeError(f"unexpected converter {type(sig).__name__}")
+    return LayerArgs(weights, scale, prog.output_gain,
+                     *_converter_tables(sig, tanh, model.hidden_size, dtype), model.bias)
 
 
 def signal(config) -> Signal:
@@ -198,7 +213,11 @@ def lstm_forward(model, x: Tensor, state) -> tuple[Tensor, tuple[Tensor, Tensor]
     h0, c0 = model._initial(x, state)
     sig = signal(model.config)
     rng = _rng_state(model) if sig.noise_a > 0 else None
-    table = normal_table().mul(math.sqrt(2.0)).to(x.dtype) if rng is not None else None
+    table = None
+    if rng is not None:
+        if x.dtype not in _NOISE:  # the quantiles of N(0, 1), as analog.tile.standard_normal
+            _NOISE[x.dtype] = normal_table().mul(math.sqrt(2.0)).to(x.dtype)
+        table = _NOISE[x.dtype]
     grad = torch.is_grad_enabled() and (x.requires_grad or any(
         p.requires_grad for p in model.parameters()))
     out = x.transpose(0, 1).contiguous()
