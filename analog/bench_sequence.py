@@ -5,7 +5,8 @@ The realistic analog LSTM (:class:`analog.cells.AnalogLSTM` on
 gate activations, read noise every step) at keyword-spotting size (13 inputs, hidden 64,
 batch 64, 60 frames) and at (256 inputs, hidden 256, batch 16, 256 steps), holding the float
 LSTM's weights, on its default path (the compiled time loop of :mod:`analog.fused_cell`); at
-keyword-spotting size also on ``path="reference"`` (the per-step torch code). Two modes:
+keyword-spotting size (not with ``quick``) also on ``path="reference"`` (the per-step torch
+code). Two modes:
 inference (eval, ``torch.no_grad``) and a hardware-aware training step (train mode: fresh
 programming, forward and straight-through backward of the mean squared output). One torch
 thread, warm interleaved medians. Targets: inference within :data:`TARGET_INFERENCE` x and a
@@ -74,7 +75,7 @@ def run(quick: bool = False) -> dict:
                 y_float = lstm.eval()(x)[0]
                 error = float((analog.eval()(x)[0] - y_float).norm() / y_float.norm())
             modules = {"float nn.LSTM": lstm, "analog NL-ADC 5-bit": analog}
-            if label == "kws":
+            if label == "kws" and not quick:
                 reference = AnalogLSTM.from_torch(lstm, NL_ADC, seed=0)
                 reference.path = "reference"
                 modules["analog NL-ADC 5-bit, torch reference"] = reference
