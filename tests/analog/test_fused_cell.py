@@ -112,6 +112,17 @@ def test_training_gradients_of_compiled_equal_reference(case):
 
 
 @compiled_only
+def test_without_bias_row_compiled_equals_reference():
+    """No bias row: the input scaling is the abs-max of [x, h] alone (inputs below 1 here)."""
+    model = AnalogLSTM(5, 16, num_layers=2, config=NL5, bias=False, seed=1).double().train()
+    x = (_x(batch=3, steps=6, dtype=torch.float64) * 0.15).requires_grad_()
+    (ref, _), (out, _) = _both(model, x, loss=lambda y, h, c: y.square().sum())
+    assert len(ref) == 3 + 1 + 4
+    for a, b in zip(ref, out, strict=True):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12)
+
+
+@compiled_only
 def test_compiled_ideal_crossbar_equals_torch_lstm_values_and_gradients():
     lstm = nn.LSTM(5, 8, num_layers=2, batch_first=True).double()
     model = AnalogLSTM.from_torch(lstm, CrossbarConfig.ideal()).double()
