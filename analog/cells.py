@@ -83,8 +83,9 @@ def resolve_style(activation: str | None, config: CrossbarConfig) -> str:
 
 
 class _AnalogRecurrent(BackendSwitch, nn.Module):
-    """Shared plumbing; subclasses set ``gates`` (torch.nn gate count), ``kind`` and
-    ``_columns`` / ``_converters`` / ``_step``."""
+    """Shared plumbing; subclasses set ``gates`` (torch.nn's gate count) and ``kind`` and
+    define :meth:`column_groups`, ``_split`` (array columns -> converter groups) and ``_step``
+    (the digital cell update from the converted groups)."""
 
     backends = ("torch",)
     gates: int
@@ -101,7 +102,6 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
         self.config, self.activation, self.bias, self.seed = \
             config, resolve_style(activation, config), bias, seed
         bits = config.adc_bits
-        derive_seed(seed, "check")  # a one-line error for a bad seed before any work
         init = generator(seed, f"{self.kind}/init")
         bound = 1 / math.sqrt(hidden_size)
         g, h = self.gates, hidden_size

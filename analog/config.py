@@ -231,11 +231,11 @@ class CrossbarConfig:
 
     @classmethod
     def rram_realistic(cls) -> CrossbarConfig:
-        """Realistic RRAM crossbar with the defaults table of the project's
-        ``REFERENCES.md`` ("Default device and circuit parameters"): 0-100 uS window as a
-        differential pair, 64 levels, programming error 2% of G_max, read noise 1% per
-        read, 0.5% stuck-at faults (split evenly ON/OFF), 0.2 V read, 128 x 64 tiles,
-        10 ns integration, 5-bit ramp ADC at 1 GHz. Not in that table and chosen here:
+        """Realistic RRAM crossbar with typical published figures: 0-100 uS window as a
+        differential pair (8-90 uS and <= 40 uS seen), 64 levels, programming error 2% of
+        G_max (1-6% reported), read noise 1% per read (aihwkit's default), 0.5% stuck-at
+        faults (split evenly ON/OFF; 99.8% yield reported), 0.2 V read (0.15-0.25 V),
+        128 x 64 tiles, 10 ns integration, 5-bit ramp ADC at 1 GHz. Chosen here:
         8-bit DAC with per-vector abs-max input scaling (as aihwkit's default noise
         management) and an ADC range of +-8 device equivalents (160 uA full scale).
         Equals ``CrossbarConfig()``."""

@@ -60,6 +60,8 @@ class AnalogLinear(nn.Module):
                                  "an integer >= 1")
         if not isinstance(config, CrossbarConfig):
             raise TypeError(f"config must be a CrossbarConfig, got {type(config).__name__}")
+        if config.adc_kind == "nl_ramp":
+            make_adc(config, (1,))  # the one-line error: nl_ramp converts activations
         self.in_features, self.out_features = in_features, out_features
         self.config = config
         self.seed = seed

@@ -107,7 +107,7 @@ class _ActivationADC(nn.Module):
                 * self.noise_std
         n = thresholds.shape[0]
         flat = zc.reshape(-1, n).t().contiguous() if n > 1 else zc.reshape(1, -1)
-        codes = torch.searchsorted(thresholds.contiguous(), flat, right=True)
+        codes = torch.searchsorted(thresholds.to(zc.dtype).contiguous(), flat, right=True)
         return codes.t().reshape(z.shape) if n > 1 else codes.reshape(z.shape)
 
     def _output(self, z: Tensor, codes: Tensor) -> Tensor:
@@ -204,7 +204,7 @@ class NonlinearRampADC(_ActivationADC):
     def codes(self, z: Tensor, read_voltage_v: float | None = None) -> Tensor:
         """Output codes (int64, shape of ``z``) of pre-activations ``z`` read at
         ``read_voltage_v`` (default the design voltage): array and ramp currents both scale
-        with it."""
+        with it (the comparator offsets do not)."""
         v = self.config.read_voltage_v if read_voltage_v is None else \
             _check_voltage(read_voltage_v)
         ratio = v / self.config.read_voltage_v
@@ -212,7 +212,8 @@ class NonlinearRampADC(_ActivationADC):
         if self.columns is not None:  # the ramp of each column's tile
             thresholds = thresholds[torch.arange(self.columns) // self.config.tile_cols
                                     if self.n_ramps > 1 else torch.zeros(self.columns, dtype=int)]
-        thresholds = (thresholds + self.offset) * ratio  # ramp current at this V_read
+        # the ramp current scales with V_read like the array's; comparator offsets do not
+        thresholds = thresholds * ratio + self.offset
         z_current = z if ratio == 1.0 else z * ratio  # array current at this V_read
         return self._codes(z_current, thresholds)
 

@@ -1,4 +1,4 @@
-"""The fused input and readout passes (kernels.adc, compiled C) against the torch path of
+"""The fused input and readout passes (analog.readout, compiled C) against the torch path of
 analog.tile: the same ADC codes without noise, the same noise distribution with it, and
 the torch fallback when no C compiler is available."""
 

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from analog import CrossbarConfig
+from analog import AnalogLinear, CrossbarConfig
 from analog.activations import Activation
 from analog.nl_adc import DigitalActivationADC, NonlinearRampADC
 
@@ -145,3 +145,6 @@ def test_bad_input_is_one_line():
         NonlinearRampADC("sigmoid", 5, IDEAL, columns=5)(torch.zeros(4, 3))
     with pytest.raises(ValueError, match="adc_bits=13 is not allowed"):
         dataclasses.replace(IDEAL, adc_bits=13)
+    with pytest.raises(ValueError, match="adc_kind='nl_ramp' is not allowed here: a nonlinear "
+                                         "ramp converts a whole pre-activation"):
+        AnalogLinear(3, 2, IDEAL)

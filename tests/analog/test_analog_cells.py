@@ -11,6 +11,7 @@ from analog import CrossbarConfig
 from analog.cells import AnalogElman, AnalogGRU, AnalogLSTM
 from classical import GRU as ClassicalGRU
 from classical import LSTM as ClassicalLSTM
+from classical import Elman as ClassicalElman
 
 IDEAL = CrossbarConfig.ideal()
 REAL = dataclasses.replace(CrossbarConfig(), dac_range=4.0)  # 5-bit ramp ADC, 2% programming
@@ -39,7 +40,8 @@ def test_ideal_config_equals_torch_nn_with_the_same_weights(torch_cls, analog_cl
 
 
 def test_conversion_from_a_trained_classical_model_keeps_its_outputs():
-    for classical_cls, analog_cls in ((ClassicalLSTM, AnalogLSTM), (ClassicalGRU, AnalogGRU)):
+    for classical_cls, analog_cls in ((ClassicalLSTM, AnalogLSTM), (ClassicalGRU, AnalogGRU),
+                                      (ClassicalElman, AnalogElman)):
         torch.manual_seed(2)
         trained = classical_cls(5, 6, num_layers=2)
         model = analog_cls.from_torch(trained.state_dict(), IDEAL)
