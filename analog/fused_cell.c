@@ -22,9 +22,11 @@
  * table[k + 32768] (table: erfinv((k + 1/2) / 32768) * sqrt(2), as analog.tile's
  * standard_normal). Conversion: row trow[j] of thr (rows, L + 2) holds column j's thresholds
  * between the sentinels -inf and +inf (rows: 4H, or one per group when all its columns share
- * them; group 0 the sigmoid gates, 1 the tanh gate, lev (2, L + 1) the groups' levels). The
- * code is guessed as an ideal converter's (vectorised; gkind 0 sigmoid, 1 tanh, 2 linear
- * floor((z - glo) * ginv)) and corrected by a search in both directions, so it equals
+ * them; group 0 the sigmoid gates, 1 the tanh gate, lev (2, L + 1) the groups' levels).
+ * Shared thresholds (float32, bits <= 5, H a multiple of 16, AVX-512): a binary search of 16
+ * columns at once with the thresholds and levels held in registers. Otherwise the code is
+ * guessed as an ideal converter's (vectorised; gkind 0 sigmoid, 1 tanh, 2 linear
+ * floor((z - glo) * ginv)) and corrected by a search in both directions. Both equal
  * searchsorted for any increasing thresholds. No contraction into fused multiply-adds, so
  * without noise the codes are those of the torch reference.
  *
@@ -32,6 +34,7 @@
  * derivative at the pre-activation (straight-through estimator), for fcell_bwd.
  */
 #pragma GCC optimize("fp-contract=off", "no-associative-math")
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,7 +103,7 @@ static void search_shared_f32(int n, int bits, const float* R z, const float* R 
 }
 #endif
 
-#define BODY(SFX, REAL, UINT, SQRT, TANH, EXP, RINT, VEC)                                          \
+#define BODY(SFX, REAL, UINT, TINY, SQRT, TANH, EXP, RINT, VEC)                               \
 typedef void (*gemm_##SFX)(const char*, const char*, const int*, const int*, const int*,     \
                            const REAL*, const REAL*, const int*, const REAL*, const int*,    \
                            const REAL*, REAL*, const int*);                                  \
@@ -217,8 +220,10 @@ void fcell_fwd_##SFX(int B, int T, int I, int H, int nb, int Kp, int Wd, int L, 
             const REAL* hb = hp + (size_t)b * H;                                             \
             REAL* ub = u + (size_t)b * Kp;                                                   \
             REAL s = mode == 2 ? range : (REAL)1;                                            \
-            if (mode == 1) s = absmax_##SFX(I, xb, absmax_##SFX(H, hb, nb ? (REAL)1 : (REAL)0)); \
-            if (mode == 1 && s == (REAL)0) s = nb ? (REAL)1 : (sizeof(REAL) == 4 ? (REAL)1.17549435e-38f : (REAL)2.2250738585072014e-308); \
+            if (mode == 1) {   /* abs-max of [x, h, 1], at least the smallest normal number */ \
+                s = absmax_##SFX(I, xb, absmax_##SFX(H, hb, nb ? (REAL)1 : (REAL)0));        \
+                s = s < TINY ? TINY : s;                                                     \
+            }                                                                                \
             sb[b] = s;                                                                       \
             REAL ss = dac_##SFX(I, xb, s, mode, lsb, inv_lsb, ub);                           \
             ss = ss + dac_##SFX(H, hb, s, mode, lsb, inv_lsb, ub + I);                       \
@@ -319,5 +324,5 @@ void fcell_bwd_##SFX(int B, int T, int H, const REAL* Whh, const REAL* c0, const
     }                                                                                        \
 }
 
-BODY(f32, float, uint32_t, sqrtf, tanh_poly, exp_poly, rintf, HAVE_VEC)
-BODY(f64, double, uint64_t, sqrt, tanh, exp, rint, 0)
+BODY(f32, float, uint32_t, FLT_MIN, sqrtf, tanh_poly, exp_poly, rintf, HAVE_VEC)
+BODY(f64, double, uint64_t, DBL_MIN, sqrt, tanh, exp, rint, 0)
