@@ -249,8 +249,9 @@ class AnalogLSTM(_AnalogRecurrent):
     gates, kind = 4, "analog_lstm"
 
     def __init__(self, *args, path: str = "auto", **kwargs) -> None:
+        path = check_path(path)  # a bad path fails before the arrays and converters are built
         super().__init__(*args, **kwargs)
-        self.path = check_path(path)
+        self.path = path
 
     def forward(self, x: Tensor, state=None):
         """``x (B, T, input_size)`` -> ``(y (B, T, H), (h, c))``."""
