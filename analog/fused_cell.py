@@ -210,7 +210,12 @@ def _set_rng_state(model, words: np.ndarray) -> None:
 def lstm_forward(model, x: Tensor, state) -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """``model(x, state)`` of an :class:`analog.cells.AnalogLSTM` through the kernel; the
     caller has checked ``x`` and that :func:`use_compiled` holds."""
-    h0, c0 = model._initial(x, state)
+    initial = model._initial(x, state)
+    shape = (model.num_layers, x.shape[0], model.hidden_size)
+    if len(initial) != 2 or any(not isinstance(s, Tensor) or tuple(s.shape) != shape
+                                for s in initial):
+        raise ValueError(f"state must be a pair (h0, c0) of tensors of shape {shape}")
+    h0, c0 = initial
     sig = signal(model.config)
     rng = _rng_state(model) if sig.noise_a > 0 else None
     table = None

@@ -185,3 +185,7 @@ def test_bad_path_and_dtype():
     model = AnalogLSTM(5, 8, config=NL5, path="compiled")
     with pytest.raises(ValueError, match="float32/float64 CPU tensors, got torch.bfloat16"):
         model(torch.zeros(2, 3, 5, dtype=torch.bfloat16))
+    bad = (torch.zeros(1, 3, 8), torch.zeros(1, 2, 8))  # h0 for batch 3, input batch 2
+    with pytest.raises(ValueError, match=r"state must be a pair \(h0, c0\) of tensors of shape "
+                                         r"\(1, 2, 8\)"):
+        model(torch.zeros(2, 3, 5), bad)
