@@ -97,10 +97,13 @@ class _ActivationADC(nn.Module):
         return self.config.adc_noise_lsb * self.lsb
 
     def _codes(self, z: Tensor, thresholds: Tensor) -> Tensor:
-        """Codes of ``z`` against per-column thresholds ``(n, K)`` (offsets included)."""
+        """Codes of ``z`` against thresholds ``(1, K)`` (shared) or ``(columns, K)``, plus
+        each column's comparator offset (one shared table when there are no offsets)."""
         if self.columns is not None and (z.ndim == 0 or z.shape[-1] != self.columns):
             raise ValueError(f"{type(self).__name__} input has shape {tuple(z.shape)}: "
                              f"expected (..., {self.columns})")
+        if thresholds.shape[0] > 1 or self.config.adc_offset_lsb > 0:
+            thresholds = thresholds + self.offset
         zc = z.detach().to(torch.float64)
         if self.noise_std > 0:
             zc = zc + torch.randn(zc.shape, generator=self._noise, dtype=zc.dtype) \
@@ -208,12 +211,10 @@ class NonlinearRampADC(_ActivationADC):
         v = self.config.read_voltage_v if read_voltage_v is None else \
             _check_voltage(read_voltage_v)
         ratio = v / self.config.read_voltage_v
-        thresholds = self.thresholds
-        if self.columns is not None:  # the ramp of each column's tile
-            thresholds = thresholds[torch.arange(self.columns) // self.config.tile_cols
-                                    if self.n_ramps > 1 else torch.zeros(self.columns, dtype=int)]
         # the ramp current scales with V_read like the array's; comparator offsets do not
-        thresholds = thresholds * ratio + self.offset
+        thresholds = self.thresholds * ratio
+        if self.n_ramps > 1:  # the ramp of each column's tile
+            thresholds = thresholds[torch.arange(self.columns) // self.config.tile_cols]
         z_current = z if ratio == 1.0 else z * ratio  # array current at this V_read
         return self._codes(z_current, thresholds)
 
@@ -250,8 +251,7 @@ class DigitalActivationADC(_ActivationADC):
         v = self.config.read_voltage_v if read_voltage_v is None else \
             _check_voltage(read_voltage_v)
         ratio = v / self.config.read_voltage_v
-        thresholds = self.thresholds + self.offset
-        return self._codes(z if ratio == 1.0 else z * ratio, thresholds)
+        return self._codes(z if ratio == 1.0 else z * ratio, self.thresholds)
 
     def forward(self, z: Tensor, read_voltage_v: float | None = None) -> Tensor:
         """The activation of each code's centre value, shape and dtype of ``z``."""

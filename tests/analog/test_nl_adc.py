@@ -59,6 +59,21 @@ def test_ramp_programming_noise_grows_the_error_as_published(noise, published):
     assert math.sqrt(sum(mse) / len(mse)) == pytest.approx(published, rel=0.2)
 
 
+def test_at_8_bits_two_percent_programming_error_dominates_the_ramp():
+    """The central 8-bit increments are 2.2 uS, the size of a 2% (2 uS) programming error."""
+    noisy = dataclasses.replace(IDEAL, prog_noise_rel=0.02)
+    x = X[:20_000]
+
+    mse = [_rms(NonlinearRampADC("sigmoid", 8, noisy, seed=s), x) ** 2 for s in range(20)]
+    noisy_8 = math.sqrt(sum(mse) / len(mse))
+
+    assert NonlinearRampADC("sigmoid", 8, IDEAL).ramp_us.min().item() == pytest.approx(
+        100 * (math.log(129 / 127) - math.log(128 / 128)) / (math.log(255) - math.log(254 / 2)),
+        rel=0.05)
+    assert noisy_8 > 5 * _rms(NonlinearRampADC("sigmoid", 8, IDEAL), x)
+    assert noisy_8 > 3 * _rms(DigitalActivationADC("sigmoid", 8, IDEAL), x)
+
+
 def test_read_voltage_moves_no_nl_code_but_moves_linear_codes():
     nl = NonlinearRampADC("tanh", 5, IDEAL)
     lin = DigitalActivationADC("tanh", 5, IDEAL)
@@ -94,6 +109,10 @@ def test_searchsorted_codes_equal_counting_thresholds_with_offsets_and_tile_ramp
     per_column = adc.thresholds[torch.arange(7) // 3] + adc.offset  # (7, 15)
     counted = (per_column <= z.unsqueeze(-1)).sum(-1)
     assert torch.equal(adc.codes(z), counted)
+    shared = NonlinearRampADC("tanh", 4, dataclasses.replace(config, ramp_sharing="shared"),
+                              columns=7, seed=3)
+    counted = (shared.thresholds[0] + shared.offset <= z.unsqueeze(-1)).sum(-1)
+    assert shared.n_ramps == 1 and torch.equal(shared.codes(z), counted)
 
 
 def test_straight_through_gradient_is_the_activation_derivative():
