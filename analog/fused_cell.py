@@ -81,16 +81,16 @@ def use_compiled(model, x: Tensor) -> bool:
 
 
 def _column_thresholds(conv, columns: int) -> Tensor:
-    """``(columns, K)`` float64 thresholds of every column of a converter, offsets included
-    (as :meth:`NonlinearRampADC.codes` / :meth:`DigitalActivationADC.codes` build them)."""
-    if isinstance(conv, NonlinearRampADC):
-        thr = conv.thresholds
-        if conv.n_ramps > 1:
-            thr = thr[torch.arange(columns) // conv.config.tile_cols]
-        thr = thr.expand(columns, -1) + conv.offset
-    else:
-        thr = (conv.thresholds + conv.offset).expand(columns, -1)
-    return thr.to(torch.float64)
+    """``(columns, K)`` float64 thresholds of every column of a converter, comparator offsets
+    included where the converter adds them (as :meth:`NonlinearRampADC.codes` /
+    :meth:`DigitalActivationADC.codes` and ``_codes`` build them: per-tile ramps, or offsets
+    configured)."""
+    thr = conv.thresholds
+    if isinstance(conv, NonlinearRampADC) and conv.n_ramps > 1:
+        thr = thr[torch.arange(columns) // conv.config.tile_cols]
+    if thr.shape[0] > 1 or conv.config.adc_offset_lsb > 0:
+        thr = thr + conv.offset
+    return thr.expand(columns, -1).to(torch.float64)
 
 
 def _rounded_up(thr: Tensor, dtype: torch.dtype) -> Tensor:

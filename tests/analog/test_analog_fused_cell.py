@@ -81,7 +81,8 @@ def test_compiled_equals_reference(case, dtype, hidden):
 def test_codes_far_from_the_guess_are_still_exact():
     """Comparator offsets of several LSBs move each column's thresholds away from the coarse
     guess; the two-way search still finds the reference's codes."""
-    model = AnalogLSTM(5, 12, config=dataclasses.replace(NL5, read_noise_rel=0.0), seed=2)
+    config = dataclasses.replace(NL5, read_noise_rel=0.0, adc_offset_lsb=0.1)
+    model = AnalogLSTM(5, 12, config=config, seed=2)
     model = model.double().eval()
     gen = torch.Generator().manual_seed(9)
     for conv in model.converters[0].values():
