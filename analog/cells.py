@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from analog import fused_cell
 from analog.activations import IDENTITY
 from analog.config import CrossbarConfig
 from analog.devices import ProgrammedLayer
@@ -53,7 +54,14 @@ from analog.preact import (
     with_bias_row,
     with_one,
 )
-from kernels.contract import BackendSwitch, check_choice, check_sequence, derive_seed, generator
+from kernels.contract import (
+    BackendSwitch,
+    check_choice,
+    check_path,
+    check_sequence,
+    derive_seed,
+    generator,
+)
 
 STYLES = ("nl_adc", "digital")
 _KEY = re.compile(r"(?:^|\.)((?:weight|bias)_(?:ih|hh)_l(\d+))$")
@@ -239,9 +247,25 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
 class AnalogLSTM(_AnalogRecurrent):
     """LSTM on crossbars (see the module docstring); ``state`` is ``(h, c)``, each
     ``(num_layers, B, H)``. Gates ``i, f, o`` through the sigmoid converter, ``g`` through
-    the tanh converter; ``c = f c + i g`` and ``h = o tanh(c)`` in digital."""
+    the tanh converter; ``c = f c + i g`` and ``h = o tanh(c)`` in digital.
+
+    ``path``: ``"auto"`` runs the compiled time loop of :mod:`analog.fused_cell` where it
+    applies (CPU float32/float64, no comparator noise) and this per-step torch code otherwise;
+    ``"reference"`` forces the torch code, ``"compiled"`` the kernel."""
 
     gates, kind = 4, "analog_lstm"
+
+    def __init__(self, *args, path: str = "auto", **kwargs) -> None:
+        path = check_path(path)  # a bad path fails before the arrays and converters are built
+        super().__init__(*args, **kwargs)
+        self.path = path
+
+    def forward(self, x: Tensor, state=None):
+        """``x (B, T, input_size)`` -> ``(y (B, T, H), (h, c))``."""
+        check_sequence(x, self.input_size)
+        if fused_cell.use_compiled(self, x):
+            return fused_cell.lstm_forward(self, x, state)
+        return super().forward(x, state)
 
     def column_groups(self) -> dict[str, int]:
         """Converter of each column group and its width, in array column order after
