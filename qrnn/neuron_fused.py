@@ -35,7 +35,7 @@ def _signatures() -> dict:
 
 
 LIBRARY = cpu_build.Library(
-    "neuron", lambda: Path(__file__).with_name("neuron_kernel.c").read_text(),
+    "neuron", lambda: cpu_build.source_file(Path(__file__).with_name("neuron_kernel.c")),
     "quantum-neuron kernels", _signatures())
 """The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 
