@@ -33,11 +33,11 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 
 DEFAULT_NAME = "qrnn-results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: the first 19 columns; 2: + cost, outputs
 LEASE_SECONDS = 60.0
 
 _SCHEMA = """
@@ -61,9 +61,12 @@ CREATE TABLE IF NOT EXISTS runs (
     versions TEXT NOT NULL,
     started_at TEXT NOT NULL,
     finished_at TEXT NOT NULL,
+    cost TEXT NOT NULL DEFAULT '{}',
+    outputs TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (config_hash, seed)
 )
 """
+_ADDED = ("cost", "outputs")  # columns later than the first schema: added to older stores
 _LEASES = """
 CREATE TABLE IF NOT EXISTS leases (
     config_hash TEXT NOT NULL,
@@ -76,8 +79,8 @@ CREATE TABLE IF NOT EXISTS leases (
 """
 _COLUMNS = ("config_hash", "seed", "model", "task", "size", "family", "backend", "config",
             "metric", "value", "metrics", "history", "params", "epochs", "seconds_per_epoch",
-            "seconds", "versions", "started_at", "finished_at")
-_JSON = ("config", "metrics", "history", "versions")
+            "seconds", "versions", "started_at", "finished_at", "cost", "outputs")
+_JSON = ("config", "metrics", "history", "versions", "cost", "outputs")
 
 
 def default_path() -> str:
@@ -129,6 +132,11 @@ class Run:
     versions: dict
     started_at: str
     finished_at: str
+    cost: dict = field(default_factory=dict)
+    """The model's hardware cost (``hardware_cost()`` of the body: energy, latency, area per
+    inference for analog; transpiled depth, two-qubit gates, circuit executions for quantum)."""
+    outputs: dict = field(default_factory=dict)
+    """Small test-set outputs for the report (regression: ``pred`` and ``true`` lists)."""
 
 
 class StoreError(ValueError):
@@ -228,18 +236,26 @@ class Store:
                     f"{version or 'unknown'}, tables {', '.join(sorted(tables))}; this qrnn "
                     f"uses schema {SCHEMA_VERSION}); nothing was changed: use a newer qrnn or "
                     "another --store")
+            self._present = set(_COLUMNS)
             if "runs" in tables:
-                columns = tuple(r[1] for r in self._db.execute("PRAGMA table_info(runs)"))
-                if columns != _COLUMNS:
+                present = [r[1] for r in self._db.execute("PRAGMA table_info(runs)")]
+                first = [c for c in _COLUMNS if c not in _ADDED]
+                if present[:len(first)] != first or not set(present) <= set(_COLUMNS):
                     raise StoreError(f"store={self.path!r} has a runs table with other "
                                      "columns (another schema); nothing was changed")
+                self._present = set(present)
             if self.readonly:
                 return
             self._db.execute("PRAGMA journal_mode=WAL")  # only once the checks have passed
             with self._db:  # a committed write: a read-only file fails here, before training
                 self._db.execute(_SCHEMA)
                 self._db.execute(_LEASES)
+                for column in _ADDED:  # an older store gains the later columns
+                    if column not in self._present:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL "
+                                         "DEFAULT '{}'")
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            self._present = set(_COLUMNS)
 
     @contextmanager
     def _guard(self):
@@ -309,9 +325,10 @@ class Store:
     def _select(self, tail: str, args: tuple) -> list[Run]:
         if not self._has_runs_table():
             return []
+        # a read-only older store lacks the later columns: they read as empty
+        columns = ", ".join(c if c in self._present else f"'{{}}' AS {c}" for c in _COLUMNS)
         with self._guard():
-            rows = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs {tail}",
-                                    args).fetchall()
+            rows = self._db.execute(f"SELECT {columns} FROM runs {tail}", args).fetchall()
         out = []
         for row in rows:
             data = dict(zip(_COLUMNS, row, strict=True))
@@ -380,13 +397,18 @@ def recover(source: str, target: str) -> tuple[int, int]:
     copied = lost = 0
     try:
         try:
+            present = {r[1] for r in db.execute("PRAGMA table_info(runs)")} or set(_COLUMNS)
+        except sqlite3.DatabaseError:
+            present = set(_COLUMNS)
+        columns = ", ".join(c if c in present else f"'{{}}' AS {c}" for c in _COLUMNS)
+        try:
             top = db.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
         except sqlite3.DatabaseError:
             top = 1 << 20  # the table's right edge is damaged: probe a generous range
         with Store(target) as out:
             for rowid in range(1, top + 1):
                 try:
-                    row = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM runs WHERE rowid=?",
+                    row = db.execute(f"SELECT {columns} FROM runs WHERE rowid=?",
                                      (rowid,)).fetchone()
                     if row is None:
                         continue
