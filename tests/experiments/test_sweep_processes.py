@@ -124,6 +124,32 @@ def test_pool_worker_killed_with_sigkill_then_the_rerun_completes(tmp_path):
     assert count_rows(store) == 12 == _distinct_rows(store)
 
 
+@pytest.mark.slow
+def test_ctrl_c_to_client_and_pool_workers_then_the_rerun_completes(tmp_path):
+    """Ctrl-C in a terminal: SIGINT to the whole process group, client and workers."""
+    store = str(tmp_path / "r.sqlite")
+    cmd = qrnn_cmd("compare", *GRID, "--epochs", "10", "--workers", "2", "--store", store,
+                   "--out", str(tmp_path / "rep"), "--quiet")
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(store) and count_rows(store) >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=300)
+    stored = count_rows(store)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    assert 2 <= stored < 12
+    done = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert _computed(done.stdout) == (12 - stored, stored)
+    assert count_rows(store) == 12 == _distinct_rows(store)
+
+
 def test_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path, capsys):
     pytest.importorskip("distributed", reason="needs the [dist] extra")
     store = str(tmp_path / "r.sqlite")
