@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from experiments.store import SCHEMA_VERSION, Run, Store, config_hash, recover
+from experiments.salvage import recover
+from experiments.store import SCHEMA_VERSION, Run, Store, config_hash
 
 
 def _run(seed=0, value=0.5, h="abc"):
