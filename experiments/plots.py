@@ -82,7 +82,8 @@ def report_figures(runs: list[Run], rows: list, out_dir: str) -> list[Figure]:
 
 
 def task_figure(runs: list[Run], rows: list, label: dict, out_dir: str) -> str:
-    """The headline metric per configuration (bars) beside the validation loss per epoch."""
+    """The headline metric per configuration (bars) beside the validation loss per epoch
+    (control tasks: the training return per update), mean over seeds."""
     plt = _pyplot()
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(10, 3.8))
     ax_bar.bar(range(len(rows)), [r.mean for r in rows], yerr=[r.std for r in rows],
@@ -97,23 +98,27 @@ def task_figure(runs: list[Run], rows: list, label: dict, out_dir: str) -> str:
     by_config: dict[str, list[Run]] = {}
     for r in runs:
         by_config.setdefault(r.config_hash, []).append(r)
+    # control tasks store no validation loss: their curve is the training return per update
+    key, what = (("val_loss", "validation loss")
+                 if any("val_loss" in e for r in runs for e in r.history[:1])
+                 else ("train_return", "training return"))
     drawn = 0
-    for key, rs in sorted(by_config.items(), key=lambda kv: label.get(kv[0], "")):
+    for config, rs in sorted(by_config.items(), key=lambda kv: label.get(kv[0], "")):
         length = min(len(r.history) for r in rs)
-        if length == 0 or "val_loss" not in rs[0].history[0]:
+        if length == 0 or key not in rs[0].history[0]:
             continue
-        curve = [statistics.fmean(r.history[e]["val_loss"] for r in rs) for e in range(length)]
-        ax_curve.plot(range(1, length + 1), curve, label=label.get(key, rs[0].model))
+        curve = [statistics.fmean(r.history[e][key] for r in rs) for e in range(length)]
+        ax_curve.plot(range(1, length + 1), curve, label=label.get(config, rs[0].model))
         drawn += 1
     ax_curve.set_xlabel("epoch")
     if drawn:
-        ax_curve.set_ylabel("validation loss")
-        ax_curve.set_yscale("log" if all(
-            h["val_loss"] > 0 for r in runs for h in r.history if "val_loss" in h) else "linear")
+        ax_curve.set_ylabel(what)
+        positive = all(h[key] > 0 for r in runs for h in r.history if key in h)
+        ax_curve.set_yscale("log" if positive and key == "val_loss" else "linear")
         ax_curve.legend(fontsize=7)
-        ax_curve.set_title("validation loss (mean over seeds)")
+        ax_curve.set_title(f"{what} (mean over seeds)")
     else:
-        ax_curve.set_title("no per-epoch validation loss stored")
+        ax_curve.set_title("no per-epoch curve stored")
     return _save(fig, out_dir, f"{runs[0].task}.png")
 
 

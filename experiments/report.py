@@ -179,10 +179,10 @@ def write_report(runs: list[Run], out_dir: str, title: str = "qrnn comparison") 
     intro = (f"{len(runs)} runs from the results store; size {', '.join(sizes)}. Mean ± sample "
              "standard deviation over seeds (one seed: its value, no spread); params = "
              "trainable parameters; s/epoch = wall seconds per training epoch on the machine "
-             "that ran it; hardware cost = energy, "
-             "latency and area of one inference on the simulated crossbars (analog), transpiled "
-             "depth and two-qubit gates per time step and circuit executions per training "
-             "epoch (quantum). ↓ lower is better, ↑ higher is better.")
+             "that ran it; hardware cost = energy, latency and area of one inference on the "
+             "simulated crossbars (analog), transpiled depth and two-qubit gates per time step "
+             "and circuit executions per training epoch (quantum). ↓ lower is better, "
+             "↑ higher is better.")
     if any(r.task == "cartpole" for r in runs):
         intro += (" cartpole: a uniformly random policy scores 22.0 (mean return of 2000 "
                   "CartPole-v1 episodes, gymnasium 1.4); the maximum is 500.")

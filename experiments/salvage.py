@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 
-from experiments.store import _COLUMNS, _JSON, Run, Store, StoreError
+from experiments.store import _COLUMNS, Store, StoreError, _decode
 
 
 def recover(source: str, target: str) -> tuple[int, int]:
@@ -22,25 +21,22 @@ def recover(source: str, target: str) -> tuple[int, int]:
     copied = lost = 0
     try:
         try:
-            present = {r[1] for r in db.execute("PRAGMA table_info(runs)")} or set(_COLUMNS)
-        except sqlite3.DatabaseError:
-            present = set(_COLUMNS)
-        columns = ", ".join(c if c in present else f"'{{}}' AS {c}" for c in _COLUMNS)
-        try:
             top = db.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
         except sqlite3.DatabaseError:
             top = 1 << 20  # the table's right edge is damaged: probe a generous range
+        try:
+            present = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
+        except sqlite3.DatabaseError:
+            present = set(_COLUMNS)
+        columns = tuple(c for c in _COLUMNS if c in present)
         with Store(target) as out:
             for rowid in range(1, top + 1):
                 try:
-                    row = db.execute(f"SELECT {columns} FROM runs WHERE rowid=?",
+                    row = db.execute(f"SELECT {', '.join(columns)} FROM runs WHERE rowid=?",
                                      (rowid,)).fetchone()
                     if row is None:
                         continue
-                    data = dict(zip(_COLUMNS, row, strict=True))
-                    for c in _JSON:
-                        data[c] = json.loads(data[c])
-                    out.put(Run(**data))
+                    out.put(_decode(columns, row))
                     copied += 1
                 except (sqlite3.DatabaseError, ValueError, TypeError):
                     lost += 1

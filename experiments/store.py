@@ -38,7 +38,9 @@ from dataclasses import dataclass, field
 from importlib import metadata
 
 DEFAULT_NAME = "qrnn-results.sqlite"
-SCHEMA_VERSION = 2  # 1: the first 19 columns; 2: + cost, outputs
+SCHEMA_VERSION = 2
+"""1: the first runs table; 2: adds the ``cost`` and ``outputs`` JSON columns (a schema-1
+store is upgraded in place when opened for writing, and read as it is)."""
 LEASE_SECONDS = 60.0
 
 _SCHEMA = """
@@ -67,7 +69,6 @@ CREATE TABLE IF NOT EXISTS runs (
     PRIMARY KEY (config_hash, seed)
 )
 """
-_ADDED = ("cost", "outputs")  # columns later than the first schema: added to older stores
 _LEASES = """
 CREATE TABLE IF NOT EXISTS leases (
     config_hash TEXT NOT NULL,
@@ -78,10 +79,20 @@ CREATE TABLE IF NOT EXISTS leases (
     PRIMARY KEY (config_hash, seed)
 )
 """
-_COLUMNS = ("config_hash", "seed", "model", "task", "size", "family", "backend", "config",
-            "metric", "value", "metrics", "history", "params", "epochs", "seconds_per_epoch",
-            "seconds", "versions", "started_at", "finished_at", "cost", "outputs")
+_V1_COLUMNS = ("config_hash", "seed", "model", "task", "size", "family", "backend", "config",
+               "metric", "value", "metrics", "history", "params", "epochs",
+               "seconds_per_epoch", "seconds", "versions", "started_at", "finished_at")
+_ADDED = ("cost", "outputs")  # schema 2
+_COLUMNS = _V1_COLUMNS + _ADDED
 _JSON = ("config", "metrics", "history", "versions", "cost", "outputs")
+
+
+def _decode(columns: tuple[str, ...], row) -> Run:
+    """A stored row as a :class:`Run` (JSON decoded; columns a schema-1 row lacks empty)."""
+    data = dict(zip(columns, row, strict=True))
+    for c in _JSON:
+        data[c] = json.loads(data[c]) if c in data else {}
+    return Run(**data)
 
 
 def default_path() -> str:
@@ -240,26 +251,24 @@ class Store:
                     f"{version or 'unknown'}, tables {', '.join(sorted(tables))}; this qrnn "
                     f"uses schema {SCHEMA_VERSION}); nothing was changed: use a newer qrnn or "
                     "another --store")
-            self._present = set(_COLUMNS)
+            self._columns = _COLUMNS
             if "runs" in tables:
-                present = [r[1] for r in self._db.execute("PRAGMA table_info(runs)")]
-                first = [c for c in _COLUMNS if c not in _ADDED]
-                if present[:len(first)] != first or not set(present) <= set(_COLUMNS):
+                self._columns = tuple(r[1] for r in self._db.execute("PRAGMA table_info(runs)"))
+                if self._columns not in (_COLUMNS, _V1_COLUMNS):
                     raise StoreError(f"store={self.path!r} has a runs table with other "
                                      "columns (another schema); nothing was changed")
-                self._present = set(present)
             if self.readonly:
                 return
             self._db.execute("PRAGMA journal_mode=WAL")  # only once the checks have passed
             with self._db:  # a committed write: a read-only file fails here, before training
                 self._db.execute(_SCHEMA)
                 self._db.execute(_LEASES)
-                for column in _ADDED:  # an older store gains the later columns
-                    if column not in self._present:
+                if self._columns == _V1_COLUMNS:  # schema 1 -> 2
+                    for column in _ADDED:
                         self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT NOT NULL "
                                          "DEFAULT '{}'")
+                    self._columns = _COLUMNS
                 self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            self._present = set(_COLUMNS)
 
     @contextmanager
     def _guard(self):
@@ -329,17 +338,10 @@ class Store:
     def _select(self, tail: str, args: tuple) -> list[Run]:
         if not self._has_runs_table():
             return []
-        # a read-only older store lacks the later columns: they read as empty
-        columns = ", ".join(c if c in self._present else f"'{{}}' AS {c}" for c in _COLUMNS)
         with self._guard():
-            rows = self._db.execute(f"SELECT {columns} FROM runs {tail}", args).fetchall()
-        out = []
-        for row in rows:
-            data = dict(zip(_COLUMNS, row, strict=True))
-            for c in _JSON:
-                data[c] = json.loads(data[c])
-            out.append(Run(**data))
-        return out
+            rows = self._db.execute(f"SELECT {', '.join(self._columns)} FROM runs {tail}",
+                                    args).fetchall()
+        return [_decode(self._columns, row) for row in rows]
 
     def _has_runs_table(self) -> bool:
         with self._guard():

@@ -2,13 +2,16 @@
 HTML page, and that page rendered by a real headless browser."""
 
 import base64
+import dataclasses
 import io
 import re
 import shutil
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
+from test_store import _run
 
 from experiments.plots import pareto_front
 from experiments.report import aggregate, write_report
@@ -98,12 +101,9 @@ def test_pareto_front_keeps_only_undominated_points():
 
 
 def test_report_rows_show_no_spread_for_one_seed():
-    from test_store import _run
-
     from experiments.report import markdown_table, text_table
 
-    one = _run(seed=0, value=0.25, h="one")
-    runs = [_run(seed=0, value=0.5), _run(seed=1, value=0.7), one]
+    runs = [_run(seed=0, value=0.5), _run(seed=1, value=0.7), _run(seed=0, value=0.25, h="one")]
     rows = {r.mean: r for r in aggregate(runs)}
     assert rows[0.25].cell == "0.25 (1 seed)" and rows[0.25].seeds == 1
     assert rows[0.6].cell == "0.6 ± 0.1414" and rows[0.6].seeds == 2
@@ -111,18 +111,23 @@ def test_report_rows_show_no_spread_for_one_seed():
         assert not re.search(r"± 0(?![.\d])", table) and "0.25 (1 seed)" in table
 
 
-def test_control_figure_gives_no_legend_warning(tmp_path):
-    import dataclasses
-    import warnings
-
-    from test_store import _run
+def test_control_figure_plots_the_training_return_without_legend_warnings(tmp_path,
+                                                                          monkeypatch):
+    import matplotlib.pyplot as plt
 
     from experiments.plots import task_figure
 
     runs = [dataclasses.replace(_run(seed=s), task="cartpole", metric="mean_return",
                                 history=[{"epoch": e, "train_return": 10.0 * e + s}
                                          for e in (1, 2, 3)]) for s in (0, 1)]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "No artists with labels found" would fail here
         name = task_figure(runs, aggregate(runs), {}, str(tmp_path))
+    curve_axes = figures[0].axes[1]
+    assert list(curve_axes.lines[0].get_ydata()) == [10.5, 20.5, 30.5]
+    assert curve_axes.get_ylabel() == "training return"
     assert (tmp_path / name).stat().st_size > 1000
+    monkeypatch.undo()
+    plt.close(figures[0])
