@@ -35,7 +35,7 @@ def test_dask_local_cluster_equals_in_process_on_a_mixed_family_grid(tmp_path):
     from experiments.models import MODELS
 
     models = list({s.family: name for name, s in reversed(MODELS.items())}.values())
-    specs = grid(models, ["damped_shm"], range(2), **COMMON)
+    specs = grid(models, ["damped_shm"], range(2), hidden_size=3, **COMMON)  # 4 qubits
     with Store(str(tmp_path / "local.sqlite")) as store:
         local = sweep(specs, store)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
