@@ -96,16 +96,16 @@ def test_compare_writes_report_and_skips_stored_runs(capsys, tmp_path):
 def test_report_rewrites_readme_table_from_the_suite_runs_only(capsys, tmp_path):
     store = str(tmp_path / "r.sqlite")
     # a run of the quick suite (its default settings) and an ad-hoc one (2 epochs)
-    run_cli(capsys, "train", "--model", "elman", "--task", "bessel_j2", "--store", store)
-    run_cli(capsys, "train", "--model", "elman", "--task", "damped_shm", "--epochs", "2",
+    run_cli(capsys, "train", "--model", "gru", "--task", "bessel_j2", "--store", store)
+    run_cli(capsys, "train", "--model", "gru", "--task", "damped_shm", "--epochs", "2",
             "--store", store)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
     code, out, _ = run_cli(capsys, "report", "--store", store, "--out",
                            str(tmp_path / "rep"), "--readme", str(readme))
     text = readme.read_text()
-    assert code == 0 and "old" not in text and "| bessel_j2 | elman |" in text
-    assert "damped_shm" not in text and "| damped_shm | elman |" in (
+    assert code == 0 and "old" not in text and "| bessel_j2 | gru |" in text
+    assert "damped_shm" not in text and "| damped_shm | gru |" in (
         tmp_path / "rep" / "report.md").read_text()
     assert "from the 1 runs of the quick suite" in out
     assert text.startswith("intro\n") and text.endswith("end\n")
