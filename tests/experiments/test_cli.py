@@ -115,7 +115,7 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     """Ctrl-C (SIGINT) halfway through a real `qrnn compare`, then the same command again."""
     store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
     # 10 epochs: ~0.3 s a run, so the remaining runs leave seconds for the signal to land
-    cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "lstm,gru,elman",
+    cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "elman,mingru,minlstm",
            "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "10", "--store",
            store, "--out", out_dir]
     # a background job (`cmd &`, nohup, some CI runners) starts with SIGINT ignored, and an
