@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 @dataclass(frozen=True)
 class Entry:
     """One model of a suite: ``options`` (model options), ``hidden_size`` (None = the task's
-    default), ``train`` (trainer settings over the task's defaults), ``tasks`` (None = every
-    task of the suite) and ``label`` (how the report names the row; default: the model)."""
+    default), ``train`` (trainer settings over the task's defaults) and ``tasks`` (None =
+    every task of the suite). The report names a row by its model and, where a task holds
+    several configurations of one model, by what differs (e.g. ``lstm h=5``)."""
 
     model: str
     options: dict = field(default_factory=dict)
     hidden_size: int | None = None
     train: dict = field(default_factory=dict)
     tasks: tuple[str, ...] | None = None
-    label: str | None = None
 
 
 @dataclass(frozen=True)
