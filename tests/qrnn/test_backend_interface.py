@@ -101,3 +101,12 @@ def test_split_sizes_and_nan_inputs_one_line_errors():
             gates(torch.tensor([[0.1, float("nan"), 0.0, 0.0]], dtype=torch.float64))
     with pytest.raises(ValueError, match="Backend.path='fastest' is unknown"):
         Backend("fast", path="fastest")
+
+
+def test_split_blocks_on_lightning_equal_the_fast_path():
+    weights = [w.detach() for w in _weights()]
+    v, u = torch.rand(2, 4, dtype=torch.float64), torch.rand(2, 4, dtype=torch.float64)
+    fast = BlockExecutor(SPEC, "fast").compile(weights).split([4, 2])
+    light = BlockExecutor(SPEC, "lightning.qubit").compile(weights).split([4, 2])
+    for a, b, x in ((light[0], fast[0], v), (light[1], fast[1], u)):
+        torch.testing.assert_close(a(x), b(x), atol=TOL, rtol=0)
