@@ -264,7 +264,7 @@ def _run(quick: bool) -> dict:
     )
     for name in ("qlstm", "qfwp"):
         cases = {b: _model_case(name, b, gen) for b in ("fast", "default.qubit")}
-        med = _median_times(cases, max(3, repeats // 3))
+        med = _median_times(cases, 2 if quick else 5)
         for backend, sec in med.items():
             rows.append({"workload": f"{name}_train_step", "batch": QLSTM_BATCH,
                          "steps": QLSTM_STEPS, "backend": backend, "ms": round(sec * 1e3, 3)})
