@@ -7,9 +7,6 @@
   kernels (:mod:`kernels.triton_cells`, CUDA, imported only when used) or to the compiled CPU
   fast path (:mod:`kernels.cpu`, built on first use by :mod:`kernels.cpu_build`).
 - :mod:`kernels.bench`: ``run(quick)``, fused vs ``torch.nn`` vs reference timings.
-- :mod:`kernels.pauli`: the ``"pauli"`` method of the quantum simulator (``qrnn.sim``) in C:
-  a block step (encoding, Pauli features, readout, input Jacobian) and the readout-matrix
-  build with its backward.
 - :mod:`kernels.adc`: the fused ADC readout of :mod:`analog.tile` (input scaling and DAC,
   then noise, ADC, tile sum and bias after the array product) as compiled C passes.
 """

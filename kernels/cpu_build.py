@@ -20,7 +20,7 @@ The shared object is cached under ``$QRNN_KERNEL_CACHE`` (default
 CPU's feature flags (``-march=native``, dropped if the compiler rejects it); a concurrent
 first use by several processes is safe (atomic rename). Each C library is a :class:`Library`
 (:data:`CELLS` here, the ADC readout of :mod:`kernels.adc`, the Pauli kernels of
-:mod:`kernels.pauli`): if no compiler is found or the build fails, its ``load()`` returns
+:mod:`qrnn.sim.pauli_kernel`): if no compiler is found or the build fails, its ``load()`` returns
 ``None`` and its ``error`` says why; the callers then warn once (:func:`warn_once`) and run
 their torch reference (:mod:`kernels.fused` runs :mod:`kernels.reference`).
 """

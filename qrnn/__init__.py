@@ -39,11 +39,12 @@ from importlib import import_module
 
 _EXPORTS = {
     "BlockSpec": "qrnn.circuit",
+    "CircuitBlock": "qrnn.circuit",
     "CompiledBlock": "qrnn.sim.block",
     "run_fast": "qrnn.sim.block",
     "Backend": "qrnn.execute",
     "BlockExecutor": "qrnn.execute",
-    "NoiseConfig": "qrnn.execute",
+    "NoiseConfig": "qrnn.noise",
     "run_block": "qrnn.execute",
     "FastQubitDevice": "qrnn.device",
     "to_qiskit": "qrnn.hardware",

@@ -10,7 +10,7 @@ Measured in one process, warm, medians of interleaved repeats, float64:
     time steps whose inputs depend on the previous step's outputs, batch 10, forward +
     backward: fast path (the six circuits built once per step and split into the four gate
     circuits and the two output circuits; on the CPU through the compiled Pauli kernels of
-    :mod:`kernels.pauli`), the fast path with those kernels switched off ("fast (torch ops)"),
+    :mod:`qrnn.sim.pauli_kernel`), the same with ``path="reference"`` ("fast (torch ops)"),
     and the same workload through QNodes (created once, broadcast over the batch) on
     ``default.qubit``;
 (c) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
@@ -33,7 +33,6 @@ import time
 import torch
 
 from qrnn.circuit import BlockSpec
-from qrnn.sim import fused
 from qrnn.sim.block import CompiledBlock
 
 BLOCK_BATCH = 32
@@ -41,7 +40,6 @@ QLSTM_BATCH, QLSTM_STEPS = 10, 4
 TARGET_BLOCK4 = 10.0
 TARGET_QLSTM = 100.0
 TARGET_MEMORY_MIB = 2048.0
-REFERENCE = "torchquantum 0.1.8 here: ~11 ms (4 qubits), ~115 ms (12 qubits)"
 
 
 def _median_times(fns: dict, repeats: int, warmup: int = 1) -> dict:
@@ -115,13 +113,12 @@ def _qlstm_case(gen: torch.Generator) -> dict:
             h, y = zz[:, 0, :3], zz[:, 1] @ head
         return torch.mean((y - target) ** 2)
 
-    def fast():  # one build of all six circuits per forward pass, as a QLSTM cell does it
-        gates, outs = CompiledBlock(spec, weights).split([4, 2])
+    def fast(path="auto"):  # one build of all six circuits per forward pass, as a QLSTM does
+        gates, outs = CompiledBlock(spec, weights, path=path).split([4, 2])
         unroll(gates, outs).backward()
 
     def fast_torch():  # the same with the compiled Pauli kernels switched off
-        with fused.torch_path():
-            fast()
+        fast("reference")
 
     vqc = _qnode(spec, "default.qubit", "backprop")
 
@@ -216,7 +213,7 @@ def _run(quick: bool) -> dict:
     )
     summary.append(
         f"target (a) faster than default.qubit and lightning.qubit at every size "
-        f"{sizes}: {'met' if everywhere else 'NOT met'} ({REFERENCE})"
+        f"{sizes}: {'met' if everywhere else 'NOT met'}"
     )
     med = _median_times(_qlstm_case(gen), max(3, (2 * repeats) // 3))
     for backend, sec in med.items():

@@ -10,7 +10,9 @@ Wire convention (PennyLane's): qubit 0 is the most significant bit of a basis in
 
 from __future__ import annotations
 
+import abc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -127,6 +129,44 @@ class BlockSpec:
         return scale * torch.randn(self.weight_shape, generator=generator, dtype=dtype)
 
 
+class CircuitBlock(abc.ABC):
+    """What :meth:`qrnn.execute.BlockExecutor.compile` returns on every backend: C circuits of
+    one :class:`BlockSpec` with their weights bound, called once per time step.
+
+    Attributes:
+        spec: the circuit description.
+        n_circuits: C, the number of circuits (weight tensors) bound.
+        multi: whether outputs carry the circuit axis (weights were given as a sequence).
+        shots: None (exact, differentiable) or the shots per sample and circuit.
+
+    ``block(x)`` with ``x`` ``(batch, n_qubits)`` returns ``(batch, C, output_size)`` (or
+    ``(batch, output_size)`` when not ``multi``); ``block.split(sizes)`` gives consecutive
+    groups of circuits, each callable on its own input, sharing the one weight binding.
+    """
+
+    spec: BlockSpec
+    n_circuits: int
+    multi: bool
+    shots: int | None
+
+    @abc.abstractmethod
+    def __call__(self, x) -> torch.Tensor:
+        """Measured outputs for inputs ``x`` ``([batch,] n_qubits)``."""
+
+    @abc.abstractmethod
+    def split(self, sizes: Sequence[int]) -> list[CircuitBlock]:
+        """This block's circuits in consecutive groups of ``sizes`` (each a multi block)."""
+
+    def _check_split(self, sizes: Sequence[int]) -> list[int]:
+        sizes = list(sizes)
+        bad = [s for s in sizes if not isinstance(s, int) or isinstance(s, bool) or s < 1]
+        if bad or sum(sizes) != self.n_circuits:
+            raise ValueError(
+                f"sizes={sizes} must be positive ints that sum to {self.n_circuits} circuits"
+            )
+        return sizes
+
+
 def check_inputs(spec: BlockSpec, x) -> torch.Tensor:
     """Validate block inputs: ``(n_qubits,)`` or ``(batch, n_qubits)``, real, finite."""
     x = real_tensor("x", x)
@@ -183,6 +223,7 @@ def qubit_count_error(method: str, n_qubits: int, limit: int) -> ValueError:
 
 __all__ = [
     "BlockSpec",
+    "CircuitBlock",
     "ENCODINGS",
     "ENTANGLERS",
     "ROTATIONS",

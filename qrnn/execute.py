@@ -2,46 +2,36 @@
 
     ex = BlockExecutor(spec, Backend("default.qubit", shots=None))
     block = ex.compile(weights)        # once per forward pass (a tensor or a list of tensors)
-    z = block(x_t)                     # every time step: (batch, [C,] output_size), autograd
+    gates, outs = block.split([4, 2])  # circuits that read different inputs, one binding
+    z = gates(x_t)                     # every time step: (batch, [C,] output_size), autograd
 
-``Backend("fast")`` compiles to :class:`qrnn.sim.CompiledBlock` (the unitary is built once
-here); a PennyLane backend builds one tape per circuit per call, broadcast over the batch
-where the device broadcasts natively, and one tape per sample otherwise; all tapes of a call
-go to the device in one ``qml.execute`` batch with the torch interface.
+``compile`` returns a :class:`~qrnn.circuit.CircuitBlock` on every backend, so a recurrent
+cell is written once: ``split``, shots (the executor's seeded stream) and per-sample weights
+``(batch, *weight_shape)`` work alike. ``Backend("fast")`` compiles to
+:class:`qrnn.sim.CompiledBlock` (the weights are bound once here); a PennyLane backend gives a
+:class:`PennyLaneBlock`, which builds one tape per circuit per call, broadcast over the batch
+where the device broadcasts natively and one tape per sample otherwise; all tapes of a call go
+to the device in one ``qml.execute`` batch with the torch interface.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from qrnn.circuit import BlockSpec, check_inputs, common_batch
+from kernels.contract import check_path
+from qrnn.circuit import BlockSpec, CircuitBlock, check_inputs, common_batch
+from qrnn.noise import NoiseConfig
 from qrnn.sim.block import METHODS, CompiledBlock, check_shots, stack_weights
+from qrnn.sim.fused import PATHS
+
+__all__ = ["Backend", "BlockExecutor", "NoiseConfig", "PennyLaneBlock", "available_devices",
+           "run_block"]
 
 _NATIVE_BROADCAST_CHECK = "broadcast_expand"
-
-
-@dataclass(frozen=True)
-class NoiseConfig:
-    """Depolarizing + readout noise for ``qiskit.aer`` (probabilities in [0, 1]).
-
-    Fields:
-        p1: depolarizing probability after every single-qubit gate.
-        p2: depolarizing probability after every two-qubit gate.
-        readout: probability that a measured bit flips (symmetric).
-    """
-
-    p1: float = 1e-3
-    p2: float = 1e-2
-    readout: float = 2e-2
-
-    def __post_init__(self) -> None:
-        for field in ("p1", "p2", "readout"):
-            value = getattr(self, field)
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"NoiseConfig.{field}={value!r} must be a probability in [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +47,8 @@ class Backend:
         noise: a :class:`NoiseConfig`, only with ``name="qiskit.aer"``.
         diff_method: PennyLane differentiation method (``"best"`` picks backprop/adjoint/
             parameter-shift per device).
+        path: fast-path choice of the ``"fast"`` simulator's compiled kernels: ``"auto"``,
+            ``"reference"`` (plain torch) or ``"cpu"`` (see :func:`qrnn.sim.fused.compiled`).
     """
 
     name: str = "fast"
@@ -65,6 +57,7 @@ class Backend:
     method: str = "auto"
     noise: NoiseConfig | None = None
     diff_method: str = "best"
+    path: str = "auto"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str):
@@ -95,6 +88,10 @@ class Backend:
                 f"Backend.noise={self.noise!r} needs a NoiseConfig and name='qiskit.aer' "
                 f"(got name={self.name!r})"
             )
+        try:
+            check_path(self.path, PATHS[2:])
+        except ValueError as err:
+            raise ValueError(f"Backend.{err}") from None
 
 
 def available_devices() -> set[str]:
@@ -142,14 +139,14 @@ class BlockExecutor:
             self.native_broadcast = broadcasts_natively(self._device)
         return self._device
 
-    def compile(self, weights):
-        """Prepare weights once; returns a callable ``x -> outputs`` (see module docstring)."""
-        if self.backend.name == "fast":
-            block = CompiledBlock(self.spec, weights, self.backend.method)
-            shots, gen = self.backend.shots, self._generator
-            if shots is None:
-                return block
-            return lambda x: block(x, shots=shots, generator=gen)
+    def compile(self, weights) -> CircuitBlock:
+        """Bind ``weights`` once (a tensor, or a sequence of C tensors); returns a
+        :class:`~qrnn.circuit.CircuitBlock` (see module docstring)."""
+        backend = self.backend
+        if backend.name == "fast":
+            generator = self._generator if backend.shots is not None else None
+            return CompiledBlock(self.spec, weights, backend.method, path=backend.path,
+                                 shots=backend.shots, generator=generator)
         return PennyLaneBlock(self, weights)
 
     def __call__(self, x, weights) -> torch.Tensor:
@@ -166,7 +163,7 @@ def make_device(backend: Backend, n_qubits: int):
         if backend.seed is not None:
             kwargs["seed_simulator"] = backend.seed
         if backend.noise is not None:
-            from qrnn.hardware import noise_model
+            from qrnn.noise import noise_model
 
             kwargs["noise_model"] = noise_model(backend.noise)
     elif backend.seed is not None:
@@ -183,14 +180,28 @@ def broadcasts_natively(device) -> bool:
     return _NATIVE_BROADCAST_CHECK not in names
 
 
-class PennyLaneBlock:
-    """A block on a PennyLane device with the call signature of :class:`CompiledBlock`."""
+class PennyLaneBlock(CircuitBlock):
+    """A block on a PennyLane device: the :class:`~qrnn.circuit.CircuitBlock` interface of
+    :class:`~qrnn.sim.CompiledBlock` (``split``, the backend's shots, per-sample weights)."""
 
     def __init__(self, executor: BlockExecutor, weights) -> None:
-        spec = executor.spec
+        self.spec = executor.spec
         self.executor = executor
+        self.shots = executor.backend.shots
         self.multi = isinstance(weights, Sequence) and not isinstance(weights, torch.Tensor)
-        self.weights = list(stack_weights(spec, weights if self.multi else [weights]))
+        self.weights = list(stack_weights(self.spec, weights if self.multi else [weights]))
+        self.n_circuits = len(self.weights)
+
+    def split(self, sizes: Sequence[int]) -> list[PennyLaneBlock]:
+        """Consecutive groups of this block's circuits (see :meth:`CompiledBlock.split`)."""
+        groups, start = [], 0
+        for size in self._check_split(sizes):
+            group = copy.copy(self)
+            group.multi, group.n_circuits = True, size
+            group.weights = self.weights[start : start + size]
+            groups.append(group)
+            start += size
+        return groups
 
     def __call__(self, x) -> torch.Tensor:
         """Outputs ``([batch,] [C,] output_size)`` for inputs ``([batch,] n_qubits)``."""
@@ -198,7 +209,7 @@ class PennyLaneBlock:
 
         from qrnn.pl_circuit import block_tape, stack_results
 
-        spec, backend = self.executor.spec, self.executor.backend
+        spec, backend = self.spec, self.executor.backend
         x = check_inputs(spec, x)
         device = self.executor.device
         batches = [common_batch(x, w) for w in self.weights]

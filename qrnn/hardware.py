@@ -2,7 +2,7 @@
 
 Qiskit is imported inside the functions (it takes seconds). To *run* a block under noise,
 use ``Backend("qiskit.aer", shots=..., noise=NoiseConfig(...))`` from :mod:`qrnn.execute`,
-which passes :func:`noise_model` to pennylane-qiskit's ``qiskit.aer`` device.
+which passes :func:`qrnn.noise.noise_model` to pennylane-qiskit's ``qiskit.aer`` device.
 
 Qubit k of a block is Qiskit qubit k (Qiskit prints bit strings little-endian, qubit 0 last).
 """
@@ -14,7 +14,10 @@ from dataclasses import dataclass
 import torch
 
 from qrnn.circuit import BlockSpec, check_inputs, check_weights
-from qrnn.execute import NoiseConfig
+from qrnn.noise import NoiseConfig, noise_model
+
+__all__ = ["BASES", "NoiseConfig", "TranspileReport", "noise_model", "to_qiskit",
+           "transpile_report"]
 
 BASES = {
     "ibm": ("cx", "rz", "sx", "x"),
@@ -22,8 +25,6 @@ BASES = {
     "rigetti": ("cz", "rx", "rz"),
 }
 """Named basis gate sets for :func:`transpile_report`."""
-ONE_QUBIT_GATES = ("h", "rx", "ry", "rz", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "u", "p")
-TWO_QUBIT_GATES = ("cx", "cz", "swap", "ecr")
 
 
 def to_qiskit(spec: BlockSpec, x, weights, measure: bool = True):
@@ -144,20 +145,3 @@ def transpile_report(
         two_qubit_gates=two,
         ops=dict(out.count_ops()),
     )
-
-
-def noise_model(config: NoiseConfig):
-    """A ``qiskit_aer.noise.NoiseModel``: depolarizing after every gate, symmetric readout flips."""
-    from qiskit_aer.noise import NoiseModel, ReadoutError, depolarizing_error
-
-    if not isinstance(config, NoiseConfig):
-        raise TypeError(f"config must be a NoiseConfig, got {type(config).__name__}")
-    model = NoiseModel()
-    if config.p1 > 0:
-        model.add_all_qubit_quantum_error(depolarizing_error(config.p1, 1), list(ONE_QUBIT_GATES))
-    if config.p2 > 0:
-        model.add_all_qubit_quantum_error(depolarizing_error(config.p2, 2), list(TWO_QUBIT_GATES))
-    if config.readout > 0:
-        r = config.readout
-        model.add_all_qubit_readout_error(ReadoutError([[1 - r, r], [r, 1 - r]]))
-    return model

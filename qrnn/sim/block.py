@@ -30,15 +30,17 @@ from collections.abc import Sequence
 
 import torch
 
+from kernels.contract import check_path
 from qrnn.circuit import (
     BlockSpec,
+    CircuitBlock,
     check_inputs,
     check_weights,
     qubit_count_error,
     real_tensor,
 )
 from qrnn.sim.encode import encode
-from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
+from qrnn.sim.fused import PATHS, BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
 from qrnn.sim.fused import compiled as pauli_compiled
 from qrnn.sim.gates import (
     apply_group,
@@ -68,9 +70,8 @@ GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
 AUTO_PAULI_MAX_QUBITS = (5, 4)
 """``method="auto"`` takes the Pauli readout for shared weights up to this size, with and
-without its compiled kernels (measured, 2 layers, batch 32, one build and 8 steps forward +
-backward: compiled pauli 5.2 ms vs unitary 11.7 ms at 5 qubits, 16.6 vs 15.1 ms at 6; torch
-pauli 5.9 vs 6.7 ms at 4 qubits, 16.9 vs 11.8 ms at 5)."""
+without its compiled kernels (where it was measured faster than one unitary over a build and
+8 steps forward + backward; ``qrnn bench quantum``)."""
 AUTO_UNITARY_MAX_QUBITS = 6
 """``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
 METHODS = ("auto", "pauli", "unitary", "gates")
@@ -135,7 +136,7 @@ def choose_method(spec: BlockSpec, method: str, per_sample: bool, compiled: bool
     return method
 
 
-class CompiledBlock:
+class CompiledBlock(CircuitBlock):
     """A block with its weights prepared once; call it on each time step's inputs.
 
     Args:
@@ -143,7 +144,13 @@ class CompiledBlock:
         weights: one tensor of shape ``spec.weight_shape`` (shared) or
             ``(batch, *spec.weight_shape)`` (per sample), or a sequence of C such tensors
             (C circuits of the same spec sharing every input, e.g. QLSTM's gates).
-        method: ``"auto"``, ``"unitary"`` or ``"gates"`` (see module docstring).
+        method: ``"auto"``, ``"pauli"``, ``"unitary"`` or ``"gates"`` (see module docstring).
+        path: ``"auto"`` (the compiled Pauli kernels where they apply), ``"reference"`` (the
+            torch code) or ``"cpu"`` (force the compiled kernels); see
+            :func:`qrnn.sim.fused.compiled`.
+        shots: None for exact values (differentiable), or a positive number of shots per
+            sample and circuit; sampled estimates carry no gradient.
+        generator: the random source of the shots (required when ``shots`` is given).
 
     Calling ``block(x)`` with ``x`` of shape ``(batch, n_qubits)`` returns
     ``(batch, spec.output_size)`` for one weight tensor and ``(batch, C, spec.output_size)``
@@ -151,24 +158,40 @@ class CompiledBlock:
     batch axis. The computation runs in the weights' dtype (float32 -> complex64).
     """
 
-    def __init__(self, spec: BlockSpec, weights, method: str = "auto") -> None:
+    def __init__(
+        self,
+        spec: BlockSpec,
+        weights,
+        method: str = "auto",
+        *,
+        path: str = "auto",
+        shots: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         if not isinstance(spec, BlockSpec):
             raise TypeError(f"spec must be a BlockSpec, got {type(spec).__name__}")
-        self.spec = spec
+        check_shots(shots)
+        if shots is not None and not isinstance(generator, torch.Generator):
+            raise TypeError("shots were given without generator=torch.Generator(); seed one")
+        self.spec, self.path = spec, check_path(path, PATHS[2:])
+        self.shots, self.generator = shots, generator
         self.multi = isinstance(weights, Sequence) and not isinstance(weights, torch.Tensor)
         stacked = stack_weights(spec, weights if self.multi else [weights])  # (C, [B,] L, n, k)
         self.batch = stacked.shape[1] if stacked.ndim == 5 else None
         self.dtype = stacked.dtype
         per_sample = self.batch is not None
         small = not per_sample and spec.n_qubits <= AUTO_PAULI_MAX_QUBITS[0]
-        self.method = choose_method(spec, method, per_sample, small and pauli_compiled(stacked))
-        self._n_circuits = stacked.shape[0]
+        uses_kernels = small and pauli_compiled(stacked, self.path)
+        self.method = choose_method(spec, method, per_sample, uses_kernels)
+        self.n_circuits = stacked.shape[0]
         n = spec.n_qubits
         pairs = spec.entangler_pairs()
         self._stacked, self._unitary_rows = stacked, None
         if self.method == "pauli":
             probs = spec.measurement == "probs"
-            self._readout = readout_matrix(stacked, spec.rotation, pairs, spec.wires, probs)
+            self._readout = readout_matrix(
+                stacked, spec.rotation, pairs, spec.wires, probs, self.path
+            )
         elif self.method == "unitary":
             self._unitary()
         else:
@@ -185,7 +208,7 @@ class CompiledBlock:
             n, pairs = self.spec.n_qubits, self.spec.entangler_pairs()
             if self.spec.n_layers == 0:
                 eye = torch.eye(2**n, dtype=complex_dtype(self.dtype))
-                self._unitary_rows = eye.repeat(1, self._n_circuits)
+                self._unitary_rows = eye.repeat(1, self.n_circuits)
             else:
                 perm = cnot_permutation(pairs, n) if pairs else None
                 inverse = inverse_permutation(pairs, n) if pairs else None
@@ -203,19 +226,17 @@ class CompiledBlock:
         :class:`CompiledBlock` of a sequence of ``size`` weight tensors; gradients flow back
         to the one build.
         """
-        if sum(sizes) != self._n_circuits or min(sizes, default=0) < 1:
-            raise ValueError(f"sizes={list(sizes)} must be positive and sum to {self._n_circuits}")
         groups, start = [], 0
-        for size in sizes:
+        for size in self._check_split(sizes):
             group = copy.copy(self)
-            group.multi, group._n_circuits = True, size
+            group.multi, group.n_circuits = True, size
             cut = slice(start, start + size)
             group._stacked = self._stacked[cut]
             if self._unitary_rows is not None:
                 dim = 2**self.spec.n_qubits
                 group._unitary_rows = self._unitary_rows[:, start * dim : (start + size) * dim]
             if self.method == "pauli":
-                width = self._readout.shape[1] // self._n_circuits
+                width = self._readout.shape[1] // self.n_circuits
                 group._readout = self._readout[:, start * width : (start + size) * width]
             elif self.method == "gates":
                 group._fused = [mat[cut] for mat in self._fused]
@@ -242,30 +263,19 @@ class CompiledBlock:
         psi = encode(self.spec.encoding, self._inputs(x))  # (B, dim)
         if self.method != "gates":
             out = psi @ self._unitary()
-            return out.reshape(psi.shape[0], self._n_circuits, -1)
+            return out.reshape(psi.shape[0], self.n_circuits, -1)
         state = psi.unsqueeze(0)  # (1, B, dim)
         out = apply_layers(self.spec, state, self._fused, self._groups, self._perm)  # (C, B, dim)
         return out.transpose(0, 1)
 
-    def __call__(
-        self, x, shots: int | None = None, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
-        """Measured outputs (see class docstring); finite ``shots`` gives sampled estimates.
-
-        Args:
-            x: ``(batch, n_qubits)`` or ``(n_qubits,)`` input values.
-            shots: None for exact values (differentiable), or a positive number of shots per
-                sample and circuit; sampled estimates carry no gradient.
-            generator: random source for sampling (required when ``shots`` is given).
-        """
-        spec = self.spec
-        check_shots(shots)
-        if shots is not None and not isinstance(generator, torch.Generator):
-            raise TypeError("shots were given without generator=torch.Generator(); seed one")
+    def __call__(self, x) -> torch.Tensor:
+        """Measured outputs for ``x`` ``(batch, n_qubits)`` or ``(n_qubits,)`` (see class
+        docstring); sampled estimates when the block was made with ``shots``."""
+        spec, shots, generator = self.spec, self.shots, self.generator
         x = check_inputs(spec, x)
         if self.method == "pauli" and shots is None:
             out = PauliReadout.apply(
-                self._inputs(x), self._readout, self._n_circuits, spec.encoding
+                self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
             )
             return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
@@ -323,6 +333,8 @@ def run_block(
     method: str = "auto",
     shots: int | None = None,
     generator: torch.Generator | None = None,
+    path: str = "auto",
 ) -> torch.Tensor:
-    """One-off :class:`CompiledBlock` call: ``CompiledBlock(spec, weights, method)(x, ...)``."""
-    return CompiledBlock(spec, weights, method)(x, shots=shots, generator=generator)
+    """One-off :class:`CompiledBlock` call: ``CompiledBlock(spec, weights, method, ...)(x)``."""
+    block = CompiledBlock(spec, weights, method, path=path, shots=shots, generator=generator)
+    return block(x)

@@ -9,23 +9,21 @@ the weights; :class:`EncodedExpvalZ` runs a step (input encoding, product state,
 readout matrix from the weights; :class:`PauliReadout` runs a step. All are checked against
 autograd, ``torch.autograd.gradcheck`` and default.qubit in the tests.
 
-On the CPU the ``"pauli"`` method runs compiled C (:mod:`kernels.pauli`, built on first
-use): :class:`HeisenbergReadout` instead of :class:`ReadoutMatrix`, and one call per step
-inside :class:`PauliReadout`; a QLSTM-shaped step (six 4-qubit circuits, 4 steps, batch 10,
-forward and backward) drops from 6.9-7.1 ms to 4.4-4.5 ms, of which ~1.6 ms are the cell's
-own sigmoid, tanh and products (``qrnn bench quantum``). The torch code stays as the
-reference the tests hold the kernels to, and as the fallback elsewhere: without a C compiler
-(after one warning), on other devices, and within :func:`torch_path`.
+On the CPU the ``"pauli"`` method runs compiled C (:mod:`qrnn.sim.pauli_kernel`, built on
+first use): :class:`HeisenbergReadout` instead of :class:`ReadoutMatrix`, and one call per step
+inside :class:`PauliReadout` (``qrnn bench quantum`` measures both paths). Which runs is chosen
+by the ``path`` the caller carries (:data:`PATHS`, see :func:`compiled`): the torch code stays
+as the reference the tests hold the kernels to (``path="reference"``), and as the fallback of
+``path="auto"`` without a C compiler (after one warning) and on other devices.
 """
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 
-from kernels import pauli as pauli_kernel
+from kernels.contract import check_path
 from kernels.cpu_build import warn_once
+from qrnn.sim import pauli_kernel
 from qrnn.sim.encode import qubit_states, qubit_states_and_derivative
 from qrnn.sim.gates import kron_tree, rotation_matrices, rotation_vjp
 from qrnn.sim.pauli import (
@@ -39,26 +37,26 @@ from qrnn.sim.pauli import (
     rotation_transfer,
 )
 
-USE_COMPILED = True
-"""Run the ``"pauli"`` method through :mod:`kernels.pauli` where possible (:func:`torch_path`
-turns it off for a block of code)."""
+PATHS = ("auto", "reference", "cpu")
+"""Fast-path choices of the ``"pauli"`` method (:func:`kernels.contract.check_path`)."""
 
 
-@contextlib.contextmanager
-def torch_path():
-    """Within the block the ``"pauli"`` method runs its torch code (to time or test it)."""
-    global USE_COMPILED
-    previous, USE_COMPILED = USE_COMPILED, False
-    try:
-        yield
-    finally:
-        USE_COMPILED = previous
+def compiled(t: torch.Tensor, path: str = "auto") -> bool:
+    """Whether the ``"pauli"`` method runs its compiled kernels on tensor ``t`` for ``path``.
 
-
-def compiled(t: torch.Tensor) -> bool:
-    """Whether the ``"pauli"`` method's compiled kernels take tensor ``t``: CPU,
-    :data:`USE_COMPILED` and a working C compiler (the first miss on the CPU warns once)."""
-    if not (USE_COMPILED and t.is_cpu):
+    ``"reference"``: never (the torch code); ``"cpu"``: always (a one-line error if ``t`` is
+    not on the CPU or the kernels cannot be built); ``"auto"``: on the CPU when a C compiler
+    works (the first miss warns once, then the torch code runs).
+    """
+    check_path(path, PATHS[2:])
+    if path == "reference":
+        return False
+    if path == "cpu":
+        if not t.is_cpu:
+            raise ValueError(f"path='cpu' needs CPU tensors, got {t.device}")
+        pauli_kernel.LIBRARY.require()
+        return True
+    if not t.is_cpu:
         return False
     if pauli_kernel.available():
         return True
@@ -197,15 +195,16 @@ class EncodedExpvalZ(torch.autograd.Function):
         return g_x, g_rows, None, None
 
 
-def readout_matrix(weights, kind, pairs, wires, probs) -> torch.Tensor:
+def readout_matrix(weights, kind, pairs, wires, probs, path: str = "auto") -> torch.Tensor:
     """The ``"pauli"`` method's ``(4**n, C * M)`` readout (:class:`ReadoutMatrix`).
 
     Args:
         weights: ``(C, L, n, k)`` rotation angles; kind: rotation name; pairs: the CNOT
-            pairs of one entangling layer; wires, probs: what is measured.
+            pairs of one entangling layer; wires, probs: what is measured; path: one of
+            :data:`PATHS` (:func:`compiled`).
     """
     circuits, layers, n = weights.shape[:3]
-    if layers > 0 and compiled(weights):
+    if layers > 0 and compiled(weights, path):
         obs = observable_rows(n, tuple(wires), probs, weights.dtype)
         image, sign = clifford_action(tuple(pairs), n, weights.dtype) if pairs else (None, None)
         return HeisenbergReadout.apply(weights, kind, obs, image, sign)
@@ -217,7 +216,7 @@ def readout_matrix(weights, kind, pairs, wires, probs) -> torch.Tensor:
 
 
 class HeisenbergReadout(torch.autograd.Function):
-    """:class:`ReadoutMatrix` as two compiled calls (:func:`kernels.pauli.heisenberg`).
+    """:class:`ReadoutMatrix` as two compiled calls (:func:`qrnn.sim.pauli_kernel.heisenberg`).
 
     Inputs:
         weights: ``(C, L, n, k)`` (L >= 1); kind: rotation name; obs: ``(M, 4**n)`` measured
@@ -225,8 +224,9 @@ class HeisenbergReadout(torch.autograd.Function):
         (:func:`~qrnn.sim.pauli.clifford_action`) or None.
 
     Output: ``(4**n, C * M)`` as :class:`ReadoutMatrix`. The kernel evolves each observable
-    densely, layer by layer; backward retraces it (:func:`kernels.pauli.heisenberg_backward`)
-    to the transfer-matrix gradient, then ``g_w = <g_T, dT / dw>``.
+    densely, layer by layer; backward retraces it
+    (:func:`~qrnn.sim.pauli_kernel.heisenberg_backward`) to the transfer-matrix gradient, then
+    ``g_w = <g_T, dT / dw>``.
     """
 
     @staticmethod
@@ -344,22 +344,23 @@ class PauliReadout(torch.autograd.Function):
 
     Inputs:
         x: ``(B, n)`` real inputs; readout: ``(4**n, C * m)`` real (:func:`readout_matrix`);
-        circuits: C; kind: encoding name (no gradient).
+        circuits: C; kind: encoding name; path: one of :data:`PATHS` (no gradients).
 
     Output: ``(B, C, m)``.
 
     When ``x`` needs a gradient, the forward product also takes the n derivative features
     (``kron`` with ``d bloch / d x_q`` in slot q, :func:`~qrnn.sim.pauli.derivative_slots`),
     giving the Jacobian ``J (B, n, M)``; backward: ``g_x = J g``, ``g_readout = feat^T g``.
-    On the CPU the forward pass is one compiled call (:func:`kernels.pauli.readout`); without
-    a C compiler, and on other devices, it runs :func:`pauli_readout_torch`.
+    On the CPU the forward pass is one compiled call (:func:`qrnn.sim.pauli_kernel.readout`);
+    with ``path="reference"``, without a C compiler and on other devices it runs
+    :func:`pauli_readout_torch`.
     """
 
     @staticmethod
-    def forward(ctx, x, readout, circuits, kind):
+    def forward(ctx, x, readout, circuits, kind, path="auto"):
         batch = x.shape[0]
         jacobian, features = ctx.needs_input_grad[:2]
-        if compiled(x):
+        if compiled(x, path):
             out, feats, jac = pauli_kernel.readout(x, readout, kind, jacobian, features)
         else:
             out, feats, jac = pauli_readout_torch(x, readout, kind, jacobian)
@@ -372,12 +373,14 @@ class PauliReadout(torch.autograd.Function):
         grad = grad.reshape(grad.shape[0], -1)
         g_x = (jacobian @ grad.unsqueeze(-1)).squeeze(-1) if ctx.needs_input_grad[0] else None
         g_readout = feats.T @ grad if ctx.needs_input_grad[1] else None
-        return g_x, g_readout, None, None
+        return g_x, g_readout, None, None, None
 
 
 def pauli_readout_torch(x: torch.Tensor, readout: torch.Tensor, kind: str, jacobian: bool):
     """The torch path of :class:`PauliReadout` (reference and fallback of
-    :func:`kernels.pauli.readout`): ``(out (B, M), feats (B, 4**n), jac (B, n, M) or None)``."""
+    :func:`qrnn.sim.pauli_kernel.readout`).
+
+    Returns ``(out (B, M), feats (B, 4**n), jac (B, n, M) or None)``."""
     batch, n = x.shape
     vecs, dvecs = bloch_vectors(kind, x, jacobian)  # (B, n, 4)
     if dvecs is None:

@@ -1,4 +1,5 @@
-"""The compiled ``"pauli"`` kernels (kernels.pauli) against the torch path and closed forms.
+"""The compiled ``"pauli"`` kernels (qrnn.sim.pauli_kernel) against the torch path and closed
+forms.
 
 test_sim.py holds the default (compiled, on the CPU) path to default.qubit; here the torch
 path is held to the compiled one on random blocks, the kernels' encodings and readout matrix
@@ -7,7 +8,6 @@ to closed forms, and the fallback and bad inputs to what they promise.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
 
@@ -17,17 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from qrnn_cases import block_specs, random_args
 
-from kernels import pauli as pauli_kernel
 from qrnn.circuit import BlockSpec
-from qrnn.sim import CompiledBlock, run_block
-from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix, torch_path
+from qrnn.sim import CompiledBlock, pauli_kernel, run_block
+from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix
 from qrnn.sim.pauli import clifford_action, observable_rows
 
 pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
 
 
-def _values_and_grads(spec, x, w):
-    out = run_block(spec, x, w, method="pauli")
+def _values_and_grads(spec, x, w, path):
+    out = run_block(spec, x, w, method="pauli", path=path)
     cot = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
     grads = torch.autograd.grad((out * cot).sum(), (x, w), materialize_grads=True)
     return (out, *grads)  # zero-layer blocks leave w unused: zero gradient
@@ -38,9 +37,8 @@ def _values_and_grads(spec, x, w):
 def test_compiled_pauli_path_equals_torch_path(spec, seed, batch):
     x, w = random_args(spec, seed, batch, per_sample=False)
     x.requires_grad_(), w.requires_grad_()
-    compiled = _values_and_grads(spec, x, w)
-    with torch_path():
-        reference = _values_and_grads(spec, x, w)
+    compiled = _values_and_grads(spec, x, w, "cpu")
+    reference = _values_and_grads(spec, x, w, "reference")
     for got, want in zip(compiled, reference, strict=True):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
 
@@ -132,8 +130,7 @@ def test_heisenberg_readout_gradcheck_and_equals_torch_build(spec):
         return HeisenbergReadout.apply(w, spec.rotation, obs, image, sign)
 
     assert torch.autograd.gradcheck(compiled, (w,))
-    with torch_path():
-        want = readout_matrix(w, spec.rotation, pairs, spec.wires, probs)
+    want = readout_matrix(w, spec.rotation, pairs, spec.wires, probs, path="reference")
     torch.testing.assert_close(compiled(w), want, atol=1e-12, rtol=0)
 
 
@@ -179,8 +176,8 @@ def test_compiled_block_reused_over_steps_equals_torch_path():
     weights = [spec.init_weights(gen, scale=1.0).requires_grad_() for _ in range(6)]
     x = torch.randn(5, 4, 4, generator=gen, dtype=torch.float64)
 
-    def step_loss():
-        gates, outs = CompiledBlock(spec, weights).split([4, 2])
+    def step_loss(path):
+        gates, outs = CompiledBlock(spec, weights, path=path).split([4, 2])
         h, total = torch.zeros(5, 3, dtype=torch.float64), 0.0
         for t in range(4):
             z = gates(torch.cat([x[:, t, :1], h], 1))
@@ -188,9 +185,8 @@ def test_compiled_block_reused_over_steps_equals_torch_path():
             h, total = zz[:, 0, :3], total + zz[:, 1].square().sum()
         return total, torch.autograd.grad(total, weights)
 
-    loss, grads = step_loss()
-    with torch_path():
-        want_loss, want_grads = step_loss()
+    loss, grads = step_loss("cpu")
+    want_loss, want_grads = step_loss("reference")
     torch.testing.assert_close(loss, want_loss, atol=1e-12, rtol=0)
     for g, r in zip(grads, want_grads, strict=True):
         torch.testing.assert_close(g, r, atol=1e-12, rtol=0)
@@ -229,7 +225,17 @@ def test_auto_takes_pauli_one_qubit_further_when_compiled():
     for compiled in (True, False):
         for n in (4, 5):
             w = BlockSpec(n, 2).init_weights(gen)
-            with contextlib.nullcontext() if compiled else torch_path():
-                chosen[compiled, n] = CompiledBlock(BlockSpec(n, 2), w).method
+            path = "auto" if compiled else "reference"
+            chosen[compiled, n] = CompiledBlock(BlockSpec(n, 2), w, path=path).method
     assert chosen == {(True, 4): "pauli", (True, 5): "pauli",
                       (False, 4): "pauli", (False, 5): "unitary"}
+
+
+def test_forced_cpu_path_without_a_compiler_is_one_error(forget_build):
+    spec = BlockSpec(3, 2)
+    x, w = random_args(spec, 2, 4, per_sample=False)
+    forget_build(pauli_kernel.LIBRARY, "no C compiler found (test)")
+    with pytest.raises(RuntimeError, match="Pauli readout kernels unavailable: no C compiler"):
+        run_block(spec, x, w, method="pauli", path="cpu")
+    reference = run_block(spec, x, w, method="pauli", path="reference")  # no warning needed
+    assert reference.shape == (4, 3)

@@ -181,11 +181,28 @@ def test_block_unitary_gradcheck_and_unitarity(kind, n, layers, entangler):
     assert torch.autograd.gradcheck(lambda w: BlockUnitary.apply(w, kind, src, inv), (w,))
 
 
+def _gate_amplitudes(kind: str, v: float) -> np.ndarray:
+    """The encoding gates of one qubit applied to |0> as PennyLane matrices (independent of
+    qrnn.sim.encode)."""
+    gates = {
+        "ry": [qml.RY(v, 0)],
+        "rx": [qml.RX(v, 0)],
+        "h_ry": [qml.Hadamard(0), qml.RY(v, 0)],
+        "qlstm": [qml.Hadamard(0), qml.RY(math.atan(v), 0), qml.RZ(math.atan(v * v), 0)],
+    }[kind]
+    state = np.array([1.0, 0.0], dtype=complex)
+    for gate in gates:
+        state = qml.matrix(gate) @ state
+    return state
+
+
 @pytest.mark.parametrize("kind", ["qlstm", "ry", "rx", "h_ry"])
-def test_encoding_derivative_matches_autograd(kind):
+def test_encoding_amplitudes_equal_gate_matrices_and_derivative_autograd(kind):
     x = torch.linspace(-2.5, 2.5, 11, dtype=torch.float64).reshape(1, 11)
     amps, damps = qubit_states_and_derivative(kind, x)
-    torch.testing.assert_close(amps, qubit_states(kind, x), atol=0, rtol=0)
+    expected = torch.tensor(np.array([_gate_amplitudes(kind, v) for v in x[0].tolist()]))
+    torch.testing.assert_close(amps[0], expected, atol=1e-14, rtol=0)
+    torch.testing.assert_close(qubit_states(kind, x)[0], expected, atol=1e-14, rtol=0)
     jac = torch.autograd.functional.jacobian(
         lambda t: torch.view_as_real(qubit_states(kind, t)), x
     )  # (1, 11, 2, 2, 1, 11): amplitudes depend only on their own input
@@ -231,12 +248,18 @@ def test_bad_method_and_size_errors_name_the_limit():
     wide = BlockSpec(PAULI_MAX_QUBITS + 1, 1, rotation="ry")
     with pytest.raises(ValueError, match=f"'pauli' method's limit of {PAULI_MAX_QUBITS} qubits"):
         CompiledBlock(wide, torch.zeros(wide.weight_shape), "pauli")
-    with pytest.raises(ValueError, match="sizes=\\[2, 2\\] must be positive and sum to 3"):
+    with pytest.raises(ValueError, match="sizes=\\[2, 2\\] must be positive ints that sum to 3"):
         CompiledBlock(small, [torch.zeros(1, 2, 1)] * 3).split([2, 2])
     with pytest.raises(ValueError, match="x has batch 2 but the per-sample weights have batch 3"):
         CompiledBlock(small, torch.zeros(3, 1, 2, 1))(torch.zeros(2, 2))
     with pytest.raises(ValueError, match="shots=0 must be None"):
-        CompiledBlock(small, torch.zeros(1, 2, 1))(torch.zeros(2), shots=0)
+        CompiledBlock(small, torch.zeros(1, 2, 1), shots=0)
+    with pytest.raises(TypeError, match="shots were given without generator"):
+        CompiledBlock(small, torch.zeros(1, 2, 1), shots=10)
+    with pytest.raises(ValueError, match="path='fast' is unknown; allowed: auto, reference, cpu"):
+        CompiledBlock(small, torch.zeros(1, 2, 1), path="fast")
+    with pytest.raises(ValueError, match="x contains NaN or infinite values"):
+        CompiledBlock(small, torch.zeros(1, 2, 1))(torch.tensor([0.0, float("nan")]))
     with pytest.raises(ValueError, match="must share shape"):
         CompiledBlock(small, [torch.zeros(1, 2, 1), torch.zeros(1, 2, 1, dtype=torch.float64)])
     del x

@@ -1,52 +1,56 @@
-"""C source of the Pauli-basis kernels (compiled on first use by :mod:`kernels.cpu_build`).
-
-One body, instantiated for double (``_f64``) and float (``_f32``); all arrays C-contiguous
-unless a leading dimension is given. Pauli strings of n qubits are indexed base 4 (digits I,
-X, Y, Z), qubit 0 the most significant digit.
-
-``pauli_readout``: one step of a block. For each batch row ``b`` of ``x (B, n)``:
-
-* the Bloch 4-vector ``v_q = (1, <X>, <Y>, <Z>)`` of qubit q after encoding ``x[b, q]`` from
-  |0>, and its derivative ``dv_q`` in ``x[b, q]`` (closed forms, by ``kind``):
-
-  ===  =======  ===========================================================================
-  0    ry       ``(1, sin x, 0, cos x)``
-  1    rx       ``(1, 0, -sin x, cos x)``
-  2    h_ry     ``(1, cos x, 0, -sin x)``
-  3    qlstm    ``(1, cos a cos c, cos a sin c, -sin a)``, ``a = atan x``, ``c = atan x^2``
-  ===  =======  ===========================================================================
-
-* the features ``f = v_0 (x) ... (x) v_{n-1}`` (``4**n``), written to ``feats[b]`` when
-  ``feats`` is not NULL;
-* ``out[b, j] = sum_i f[i] R[i, j]`` for ``j < M`` (``out (B, M)``), ``R`` with row stride
-  ``ldr``;
-* when ``jac`` is not NULL, ``jac[b, q, j]`` (``(B, n, M)``): the same with ``v_q`` replaced
-  by ``dv_q``, the derivative of ``out[b, j]`` in ``x[b, q]``.
-
-``R`` is contracted one qubit at a time (each pass sums four row blocks weighted by one
-qubit's vector); the ``1 + n`` products share the passes over the qubits before their
-derivative slot: ``M (2 * 4**n + 3 * 4**(n-1) + ...)`` multiply-adds per row instead of
-``(1 + n) M 4**n``.
-
-``pauli_heisenberg``: the readout matrix of C circuits of L layers (each layer a CNOT layer,
-then one rotation per qubit). Each of the M observables ``obs (M, 4**n)`` (Pauli coefficients)
-is evolved back through the circuit: for layer ``L-1`` down to ``0``, every qubit's rotation
-(``o[.., a, ..] -> sum_a o[.., a, ..] T[c, l, q, a, b]``, ``T`` the ``(C, L, n, 4, 4)`` Pauli
-transfer matrices), then the CNOT layer (``o[s] -> o[image[s]] * sign[s]``; ``image`` NULL
-for none). Writes ``rows[s, c * M + m]`` (``(4**n, C * M)``).
-
-``pauli_heisenberg_backward``: given ``rows`` and its gradient ``grad`` (same layout), adds
-``d loss / d T`` to ``g_transfer (C, L, n, 4, 4)``. It retraces the circuit from the input
-side, undoing each step on the observable (a transfer matrix of a unitary is orthogonal, so
-``o_before = o_after T^T``; the CNOT layer is a signed permutation) while carrying the
-gradient the same way, and accumulates ``g_T[a, b] += sum o_before[.., a, ..]
-g_after[.., b, ..]``: no saved intermediates.
-
-Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
-memory cannot be allocated.
-"""
-
-_HEADER = r"""
+/*
+ * The Pauli-basis kernels of qrnn.sim (loaded by qrnn/sim/pauli_kernel.py, compiled on first
+ * use by kernels.cpu_build.Library).
+ *
+ * One body, instantiated for double (``_f64``) and float (``_f32``); all arrays C-contiguous
+ * unless a leading dimension is given. Pauli strings of n qubits are indexed base 4 (digits I,
+ * X, Y, Z), qubit 0 the most significant digit.
+ *
+ * ``pauli_readout``: one step of a block. For each batch row ``b`` of ``x (B, n)``:
+ *
+ * * the Bloch 4-vector ``v_q = (1, <X>, <Y>, <Z>)`` of qubit q after encoding ``x[b, q]`` from
+ *   |0>, and its derivative ``dv_q`` in ``x[b, q]`` (closed forms, by ``kind``):
+ *
+ *   ===  =======  ===========================================================================
+ *   0    ry       ``(1, sin x, 0, cos x)``
+ *   1    rx       ``(1, 0, -sin x, cos x)``
+ *   2    h_ry     ``(1, cos x, 0, -sin x)``
+ *   3    qlstm    ``(1, cos a cos c, cos a sin c, -sin a)``, ``a = atan x``, ``c = atan x^2``
+ *   ===  =======  ===========================================================================
+ *
+ * * the features ``f = v_0 (x) ... (x) v_{n-1}`` (``4**n``), written to ``feats[b]`` when
+ *   ``feats`` is not NULL;
+ * * ``out[b, j] = sum_i f[i] R[i, j]`` for ``j < M`` (``out (B, M)``), ``R`` with row stride
+ *   ``ldr``;
+ * * when ``jac`` is not NULL, ``jac[b, q, j]`` (``(B, n, M)``): the same with ``v_q`` replaced
+ *   by ``dv_q``, the derivative of ``out[b, j]`` in ``x[b, q]``.
+ *
+ * ``R`` is contracted one qubit at a time (each pass sums four row blocks weighted by one
+ * qubit's vector); the ``1 + n`` products share the passes over the qubits before their
+ * derivative slot: ``M (2 * 4**n + 3 * 4**(n-1) + ...)`` multiply-adds per row instead of
+ * ``(1 + n) M 4**n``.
+ *
+ * ``pauli_heisenberg``: the readout matrix of C circuits of L layers (each layer a CNOT layer,
+ * then one rotation per qubit). Each of the M observables ``obs (M, 4**n)`` (Pauli coefficients)
+ * is evolved back through the circuit: for layer ``L-1`` down to ``0``, every qubit's rotation
+ * (``o[.., a, ..] -> sum_a o[.., a, ..] T[c, l, q, a, b]``, ``T`` the ``(C, L, n, 4, 4)`` Pauli
+ * transfer matrices), then the CNOT layer (``o[s] -> o[image[s]] * sign[s]``; ``image`` NULL
+ * for none). Writes ``rows[s, c * M + m]`` (``(4**n, C * M)``).
+ *
+ * ``pauli_heisenberg_backward``: given ``rows`` and its gradient ``grad`` (same layout), adds
+ * ``d loss / d T`` to ``g_transfer (C, L, n, 4, 4)``. It retraces the circuit from the input
+ * side, undoing each step on the observable (a transfer matrix of a unitary is orthogonal, so
+ * ``o_before = o_after T^T``; the CNOT layer is a signed permutation) while carrying the
+ * gradient the same way, and accumulates ``g_T[a, b] += sum o_before[.., a, ..]
+ * g_after[.., b, ..]``: no saved intermediates.
+ *
+ * Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
+ * memory cannot be allocated.
+ *
+ * The kernels are written once below (#else branch) and instantiated for double and float
+ * by including this file into itself with REAL, SFX(), SIN, COS and SQRT defined.
+ */
+#ifndef PAULI_INSTANCE
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,10 +58,33 @@ _HEADER = r"""
 #include <string.h>
 
 #define MAX_QUBITS 6
-"""
 
-_BODY = r"""
-static void bloch_SFX(int kind, REAL v, REAL *b, REAL *d) {
+#define PAULI_CAT_(a, b) a##_##b
+#define PAULI_CAT(a, b) PAULI_CAT_(a, b)
+#define SFX(name) PAULI_CAT(name, PAULI_SUFFIX)
+
+#define PAULI_INSTANCE
+#define REAL double
+#define PAULI_SUFFIX f64
+#define SIN sin
+#define COS cos
+#define SQRT sqrt
+#include __FILE__
+#undef REAL
+#undef PAULI_SUFFIX
+#undef SIN
+#undef COS
+#undef SQRT
+
+#define REAL float
+#define PAULI_SUFFIX f32
+#define SIN sinf
+#define COS cosf
+#define SQRT sqrtf
+#include __FILE__
+
+#else  /* PAULI_INSTANCE: the kernels, for one REAL type */
+static void SFX(bloch)(int kind, REAL v, REAL *b, REAL *d) {
     b[0] = 1; d[0] = 0;
     if (kind == 3) {
         REAL sq = v * v;
@@ -76,7 +103,7 @@ static void bloch_SFX(int kind, REAL v, REAL *b, REAL *d) {
 }
 
 /* f = kron of the n 4-vectors vecs[q], qubit 0 the most significant digit. */
-static void kron_SFX(int n, const REAL *vecs, REAL *f) {
+static void SFX(kron)(int n, const REAL *vecs, REAL *f) {
     size_t len = 1;
     f[0] = 1;
     for (int q = 0; q < n; q++) {
@@ -92,7 +119,7 @@ static void kron_SFX(int n, const REAL *vecs, REAL *f) {
 
 /* dst[e, j] = sum_d v[d] src[d * rows + e, j] (e < rows, j < m; src rows ld apart, dst
    contiguous): contracts the leading base-4 digit, the next qubit, with v. */
-static void contract_SFX(size_t rows, int m, const REAL *restrict src, size_t ld,
+static void SFX(contract)(size_t rows, int m, const REAL *restrict src, size_t ld,
                          const REAL *restrict v, REAL *restrict dst) {
     for (size_t e = 0; e < rows; e++) {
         const REAL *s0 = src + e * ld, *s1 = s0 + rows * ld, *s2 = s1 + rows * ld;
@@ -103,7 +130,7 @@ static void contract_SFX(size_t rows, int m, const REAL *restrict src, size_t ld
     }
 }
 
-int pauli_readout_SFX(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
+int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
                       size_t ldr, REAL *out, REAL *jac, REAL *feats) {
     if (n < 1 || n > MAX_QUBITS || kind < 0 || kind > 3) return 1;
     size_t dim = (size_t)1 << (2 * n), part = dim / 4 * m;
@@ -113,8 +140,8 @@ int pauli_readout_SFX(int batch, int n, int m, int kind, const REAL *x, const RE
     REAL vecs[4 * MAX_QUBITS], dvecs[4 * MAX_QUBITS];
     for (int b = 0; b < batch; b++) {
         for (int q = 0; q < n; q++)
-            bloch_SFX(kind, x[(size_t)b * n + q], vecs + 4 * q, dvecs + 4 * q);
-        if (feats) kron_SFX(n, vecs, feats + b * dim);
+            SFX(bloch)(kind, x[(size_t)b * n + q], vecs + 4 * q, dvecs + 4 * q);
+        if (feats) SFX(kron)(n, vecs, feats + b * dim);
         /* partial k after q passes: R contracted with qubits 0..q-1, dv in slot k-1 (k >= 1);
            the last pass writes partial 0 to out[b] and partial 1 + q to jac[b, q] */
         REAL *cur = buf, *next = buf + kk * part;
@@ -129,7 +156,7 @@ int pauli_readout_SFX(int batch, int n, int m, int kind, const REAL *x, const RE
                 size_t ld = q == 0 ? ldr : (size_t)m;
                 REAL *to = !last ? next + k * rows * m
                            : k == 0 ? out + (size_t)b * m : jac + ((size_t)b * n + k - 1) * m;
-                contract_SFX(rows, m, src, ld, (k == live ? dvecs : vecs) + 4 * q, to);
+                SFX(contract)(rows, m, src, ld, (k == live ? dvecs : vecs) + 4 * q, to);
             }
             if (jac) live++;
             REAL *t = cur; cur = next; next = t;
@@ -141,7 +168,7 @@ int pauli_readout_SFX(int batch, int n, int m, int kind, const REAL *x, const RE
 
 /* o[hi, b, lo] <- sum_a o[hi, a, lo] t[a, b]: qubit q of n, each element a row of w values
    (4**q blocks hi, 4**(n-1-q) w contiguous values lo). */
-static void rotate_SFX(int n, int q, size_t w, REAL *restrict o, const REAL *restrict t) {
+static void SFX(rotate)(int n, int q, size_t w, REAL *restrict o, const REAL *restrict t) {
     size_t lo = ((size_t)1 << (2 * (n - 1 - q))) * w, hi = (size_t)1 << (2 * q);
     for (size_t h = 0; h < hi; h++) {
         REAL *p0 = o + h * 4 * lo, *p1 = p0 + lo, *p2 = p1 + lo, *p3 = p2 + lo;
@@ -155,9 +182,9 @@ static void rotate_SFX(int n, int q, size_t w, REAL *restrict o, const REAL *res
     }
 }
 
-/* Undo rotate_SFX on o (o <- o t^T, t orthogonal) and carry the gradient g back the same
+/* Undo SFX(rotate) on o (o <- o t^T, t orthogonal) and carry the gradient g back the same
    way (g <- g t^T), adding sum o_before[.., a, ..] g_after[.., b, ..] to gt[a, b]. */
-static void unrotate_SFX(int n, int q, size_t w, REAL *restrict o, REAL *restrict g,
+static void SFX(unrotate)(int n, int q, size_t w, REAL *restrict o, REAL *restrict g,
                          const REAL *restrict t, REAL *restrict gt) {
     size_t lo = ((size_t)1 << (2 * (n - 1 - q))) * w, hi = (size_t)1 << (2 * q);
     REAL acc[16] = {0};
@@ -183,7 +210,7 @@ static void unrotate_SFX(int n, int q, size_t w, REAL *restrict o, REAL *restric
 
 /* dst[s, :] = src[image[s], :] * sign[s] (inverse: dst[image[s], :] = src[s, :] * sign[s]),
    rows of w values. */
-static void permute_SFX(size_t dim, size_t w, const int64_t *image, const REAL *sign,
+static void SFX(permute)(size_t dim, size_t w, const int64_t *image, const REAL *sign,
                         int inverse, const REAL *restrict src, REAL *restrict dst) {
     for (size_t s = 0; s < dim; s++) {
         const REAL *from = src + (inverse ? s : (size_t)image[s]) * w;
@@ -192,7 +219,7 @@ static void permute_SFX(size_t dim, size_t w, const int64_t *image, const REAL *
     }
 }
 
-int pauli_heisenberg_SFX(int circuits, int layers, int n, int m, const REAL *transfer,
+int SFX(pauli_heisenberg)(int circuits, int layers, int n, int m, const REAL *transfer,
                          const REAL *obs, const int64_t *image, const REAL *sign,
                          REAL *rows) {
     if (n < 1 || n > MAX_QUBITS || layers < 1 || m < 1) return 1;
@@ -205,9 +232,9 @@ int pauli_heisenberg_SFX(int circuits, int layers, int n, int m, const REAL *tra
             for (size_t k = 0; k < w; k++) o[s * w + k] = obs[k * dim + s];
         for (int l = layers - 1; l >= 0; l--) {
             const REAL *t = transfer + ((size_t)c * layers + l) * n * 16;
-            for (int q = 0; q < n; q++) rotate_SFX(n, q, w, o, t + 16 * q);
+            for (int q = 0; q < n; q++) SFX(rotate)(n, q, w, o, t + 16 * q);
             if (image) {
-                permute_SFX(dim, w, image, sign, 0, o, tmp);
+                SFX(permute)(dim, w, image, sign, 0, o, tmp);
                 REAL *swap = o; o = tmp; tmp = swap;
             }
         }
@@ -218,7 +245,7 @@ int pauli_heisenberg_SFX(int circuits, int layers, int n, int m, const REAL *tra
     return 0;
 }
 
-int pauli_heisenberg_backward_SFX(int circuits, int layers, int n, int m,
+int SFX(pauli_heisenberg_backward)(int circuits, int layers, int n, int m,
                                   const REAL *transfer, const int64_t *image,
                                   const REAL *sign, const REAL *rows, const REAL *grad,
                                   REAL *g_transfer) {
@@ -235,30 +262,17 @@ int pauli_heisenberg_backward_SFX(int circuits, int layers, int n, int m,
         for (int l = 0; l < layers; l++) {
             if (image) {
                 REAL *swap;
-                permute_SFX(dim, w, image, sign, 1, o, tmp);
+                SFX(permute)(dim, w, image, sign, 1, o, tmp);
                 swap = o; o = tmp; tmp = swap;
-                permute_SFX(dim, w, image, sign, 1, g, tmp);
+                SFX(permute)(dim, w, image, sign, 1, g, tmp);
                 swap = g; g = tmp; tmp = swap;
             }
             size_t at = ((size_t)c * layers + l) * n * 16;
             for (int q = n - 1; q >= 0; q--)
-                unrotate_SFX(n, q, w, o, g, transfer + at + 16 * q, g_transfer + at + 16 * q);
+                SFX(unrotate)(n, q, w, o, g, transfer + at + 16 * q, g_transfer + at + 16 * q);
         }
     }
     free(base);
     return 0;
 }
-"""
-
-
-def _instance(real: str, suffix: str, sin: str, cos: str, sqrt: str) -> str:
-    """The body with its element type, name suffix and math functions filled in."""
-    body = _BODY
-    for token, value in (("REAL", real), ("SFX", suffix), ("SIN", sin), ("COS", cos),
-                         ("SQRT", sqrt)):
-        body = body.replace(token, value)
-    return body
-
-
-PAULI_SOURCE = (_HEADER + _instance("double", "f64", "sin", "cos", "sqrt")
-                + _instance("float", "f32", "sinf", "cosf", "sqrtf"))
+#endif

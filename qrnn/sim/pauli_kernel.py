@@ -4,22 +4,23 @@ For a block whose encoded state is a product state, every measured quantity is l
 Kronecker product of the qubits' Bloch 4-vectors (``qrnn.sim.pauli``): ``out = feats @ R``
 with a readout matrix ``R (4**n, M)`` built from the weights once per forward pass. In torch
 a step is some 25 small operations (closed-form Bloch vectors, the derivative slots, the
-Kronecker products, the product); at 4 qubits and batch 10 that is 0.25 ms of per-operation
-overhead for 0.2 MFLOP of arithmetic. :func:`readout` does it in one pass of
-:mod:`kernels.pauli_source`, compiled on first use by
+Kronecker products, the product), whose per-operation overhead outweighs the arithmetic at a
+few qubits. :func:`readout` does it in one pass of ``pauli.c``
+(next to this module, shipped as package data), compiled on first use by
 :class:`kernels.cpu_build.Library`; ``qrnn.sim.fused.PauliReadout`` calls it and keeps
-its torch path as the reference and the fallback (:func:`available` False).
+its torch path as the reference and the fallback (``path="reference"``, or
+:func:`available` False).
 """
 
 from __future__ import annotations
 
 import ctypes
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from kernels import cpu_build
-from kernels.pauli_source import PAULI_SOURCE
 
 ENCODINGS = ("ry", "rx", "h_ry", "qlstm")
 """Encodings the kernel computes, in the order of its ``kind`` codes (see the source)."""
@@ -32,7 +33,9 @@ _SIGNATURES = {
     "pauli_heisenberg": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR],
     "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
 }
-LIBRARY = cpu_build.Library("pauli", PAULI_SOURCE, "Pauli readout kernels", {
+SOURCE = Path(__file__).with_name("pauli.c")
+"""The C source (package data)."""
+LIBRARY = cpu_build.Library("pauli", SOURCE.read_text, "Pauli readout kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
     for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
 })
