@@ -11,9 +11,9 @@ With ``v_t = [x_t, h_{t-1}]`` (``input_size + hidden_size = n`` values)::
 Two ways to run it, chosen by ``path`` (:func:`kernels.contract.check_path`):
 
 * ``"reference"`` (:func:`reference_sequence`): the per-step torch code, one
-  :class:`~qrnn.sim.block.CompiledBlock` call for the four gate circuits and one for the two
-  output circuits per step, the cell arithmetic in torch ops.
-* ``"compiled"`` (:class:`FusedQLSTM`): the circuits' readout matrix ``R (4**n, 6 n)`` (the
+  :class:`~qrnn.sim.block.CompiledBlock` call (itself on ``path="reference"``) for the four
+  gate circuits and one for the two output circuits per step, the cell arithmetic in torch.
+* ``"cpu"`` (:class:`FusedQLSTM`): the circuits' readout matrix ``R (4**n, 6 n)`` (the
   ``"pauli"`` method of :mod:`qrnn.sim.pauli`, Heisenberg picture) is built once per call; the
   time loop (encoding, Pauli features, products with ``R``, gates, cell update) runs in one
   call of :file:`recurrent.c`, and its backward pass is one BPTT call giving the gradients
@@ -35,9 +35,9 @@ import torch
 from torch import Tensor
 
 from kernels import cpu_build
-from kernels import pauli as pauli_kernel
 from kernels.contract import AUTO, REFERENCE, check_path
 from qrnn.circuit import BlockSpec, real_tensor
+from qrnn.sim import pauli_kernel
 from qrnn.sim.block import PAULI_MAX_QUBITS, CompiledBlock, stack_weights
 from qrnn.sim.pauli import clifford_action, observable_rows, rotation_transfer
 
@@ -46,7 +46,9 @@ CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
 """The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
 ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
 """Encodings the kernel computes, by their code in :file:`recurrent.c`."""
-PATHS = ("compiled",)
+PATHS = ("cpu",)
+"""Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
+:mod:`qrnn.sim.fused`."""
 _SOURCE = Path(__file__).with_name("recurrent.c")
 _FLOAT = "#define REAL float\n#define SFX(name) name##_f32\n#define MATH(fn) fn##f\n"
 _UNDEF = "\n#undef REAL\n#undef SFX\n#undef MATH\n"
@@ -92,11 +94,11 @@ class FusedQLSTM(torch.autograd.Function):
 
     Forward: the readout matrix ``R (4**n, 6 n)`` of the six circuits (column ``c n + k``
     the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices
-    (:func:`kernels.pauli.heisenberg`), then the time loop of :file:`recurrent.c`, which
+    (:func:`qrnn.sim.pauli_kernel.heisenberg`), then the time loop of :file:`recurrent.c`, which
     keeps :func:`record_size` values per step and sample (features and input Jacobians of
     both readouts, the gates) when any input needs a gradient. Backward: one pass back in
     time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
-    transfer matrices (:func:`kernels.pauli.heisenberg_backward`) and the angles.
+    transfer matrices (:func:`qrnn.sim.pauli_kernel.heisenberg_backward`) and the angles.
     """
 
     @staticmethod
@@ -148,7 +150,7 @@ class FusedQLSTM(torch.autograd.Function):
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     """``(R (4**n, 6 n), transfer, dtransfer or None, (image, sign))`` of the six circuits
-    (:func:`~qrnn.sim.pauli.rotation_transfer`, :func:`kernels.pauli.heisenberg`)."""
+    (:func:`~qrnn.sim.pauli.rotation_transfer`, :func:`qrnn.sim.pauli_kernel.heisenberg`)."""
     n, dtype = spec.n_qubits, weights.dtype
     obs = observable_rows(n, spec.wires, False, dtype)
     pairs = spec.entangler_pairs()
@@ -202,25 +204,25 @@ def check_cell(spec: BlockSpec, input_size: int) -> None:
 
 
 def resolve_path(path: str, x: Tensor) -> str:
-    """``"compiled"`` or ``"reference"`` for ``path`` (validated) and tensor ``x``.
+    """``"cpu"`` or ``"reference"`` for ``path`` (validated) and tensor ``x``.
 
     ``"auto"`` takes the kernel for CPU tensors when it can be compiled, else warns once and
-    takes the reference; ``"compiled"`` raises if the kernel is unavailable."""
+    takes the reference; ``"cpu"`` raises if the kernel is unavailable."""
     path = check_path(path, PATHS)
     if path == AUTO:
         if not x.is_cpu:
             return REFERENCE
         if LIBRARY.available() and pauli_kernel.available():
-            return "compiled"
+            return "cpu"
         reason = LIBRARY.error or pauli_kernel.LIBRARY.error
         cpu_build.warn_once("recurrent", f"the fused QLSTM kernel is unavailable ({reason}); "
                             "the QLSTM runs its per-step torch path")
         return REFERENCE
-    if path == "compiled":
+    if path == "cpu":
         LIBRARY.require()
         pauli_kernel.LIBRARY.require()
         if not x.is_cpu:
-            raise ValueError(f"path='compiled' runs on the CPU; x is on {x.device}")
+            raise ValueError(f"path='cpu' runs on the CPU; x is on {x.device}")
     return path
 
 
@@ -233,7 +235,8 @@ def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *, path: str
             in the order f, i, g, o gates, hidden circuit, output circuit.
         x: ``(B, T, input_size)``, ``input_size < n_qubits``; hidden size is the rest.
         state: ``(h0 (B, hidden_size), c0 (B, n_qubits))`` or None for zeros.
-        path: ``"auto"``, ``"reference"`` or ``"compiled"``.
+        path: ``"auto"``, ``"reference"`` (the per-step torch code throughout, also inside
+            the circuits) or ``"cpu"`` (the fused kernel).
 
     Returns:
         ``(ys (B, T, n_qubits), hs (B, T, hidden_size), c_T (B, n_qubits))``.
@@ -249,7 +252,8 @@ def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *, path: str
         raise ValueError(f"x has shape {tuple(x.shape)}; batch and time must be >= 1")
     h0, c0 = _state(state, x.shape[0], spec.n_qubits - x.shape[-1], spec.n_qubits, x.dtype)
     if path == REFERENCE:
-        gates, outs = CompiledBlock(spec, list(stacked)).split([GATE_CIRCUITS, OUT_CIRCUITS])
+        block = CompiledBlock(spec, list(stacked), path=REFERENCE)
+        gates, outs = block.split([GATE_CIRCUITS, OUT_CIRCUITS])
         return reference_sequence(gates, outs, x, h0, c0)
     return FusedQLSTM.apply(x, stacked, h0, c0, spec)
 

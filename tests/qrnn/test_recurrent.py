@@ -56,7 +56,7 @@ def _values_and_grads(spec, leaves, path):
                          ids=[f"{s.n_qubits}q{s.n_layers}l-{s.encoding}-in{i}" for s, i in CASES])
 def test_fused_sequence_equals_per_step_path(spec, inputs):
     leaves = _case(spec, inputs, batch=5, steps=6, seed=spec.n_qubits + 10 * inputs)
-    fused_out, fused_grads = _values_and_grads(spec, leaves, "compiled")
+    fused_out, fused_grads = _values_and_grads(spec, leaves, "cpu")
     ref_out, ref_grads = _values_and_grads(spec, leaves, "reference")
     for got, want in zip(fused_out + list(fused_grads), ref_out + list(ref_grads), strict=True):
         assert got is not None and want is not None
@@ -96,8 +96,8 @@ def test_per_step_path_equals_default_qubit():
 def test_float32_compiled_close_to_float64():
     spec = BlockSpec(4, 2)
     x, w, h0, c0 = (t.detach() for t in _case(spec, 1, batch=4, steps=5, seed=9))
-    want = qlstm_sequence(spec, w, x, (h0, c0), path="compiled")
-    got = qlstm_sequence(spec, w.float(), x.float(), (h0.float(), c0.float()), path="compiled")
+    want = qlstm_sequence(spec, w, x, (h0, c0), path="cpu")
+    got = qlstm_sequence(spec, w.float(), x.float(), (h0.float(), c0.float()), path="cpu")
     for a, b in zip(got, want, strict=True):
         assert a.dtype == torch.float32
         torch.testing.assert_close(a.double(), b, rtol=0, atol=1e-5)
@@ -117,7 +117,7 @@ def test_inference_without_gradients_gives_the_same_values():
 def test_six_weight_tensors_equal_one_stacked_tensor():
     spec = BlockSpec(4, 2)
     x, w, h0, c0 = (t.detach() for t in _case(spec, 1, batch=3, steps=4, seed=13))
-    for path in ("compiled", "reference"):
+    for path in ("cpu", "reference"):
         one = qlstm_sequence(spec, w, x, path=path)
         six = qlstm_sequence(spec, list(w), x, path=path)
         for a, b in zip(one, six, strict=True):
@@ -134,7 +134,7 @@ def test_auto_without_a_compiler_warns_once_and_runs_the_reference(forget_build)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     with pytest.raises(RuntimeError, match="fused recurrent quantum kernels unavailable"):
-        qlstm_sequence(spec, w, x, path="compiled")
+        qlstm_sequence(spec, w, x, path="cpu")
 
 
 @pytest.mark.parametrize(
