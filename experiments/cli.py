@@ -24,6 +24,17 @@ def _positive(text: str) -> int:
     return value
 
 
+def _options(pairs: list[str] | None) -> dict:
+    """``--option name=value`` pairs as a dict of strings (each model parses its own)."""
+    out = {}
+    for pair in pairs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--option {pair!r}: expected name=value (see `qrnn models`)")
+        out[name.strip()] = value.strip()
+    return out
+
+
 def _store(path: str | None):
     from experiments.store import Store
 
@@ -53,14 +64,18 @@ def cmd_tasks(args) -> int:
 def cmd_models(args) -> int:
     from experiments.models import MODELS
 
-    rows = [{"name": s.name, "family": s.family, "backends": list(s.backends),
-             "description": s.description} for s in MODELS.values()]
+    rows = [s.describe() for s in MODELS.values()]
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     for r in rows:
-        print(f"{r['name']:<10} {r['family']:<10} backends: {', '.join(r['backends']):<28} "
-              f"{r['description']}")
+        backends = ", ".join(r["backends"]) + (", or any PennyLane device" if r["open_backends"]
+                                               else "")
+        print(f"{r['name']:<12} {r['family']:<10} {r['description']}")
+        print(f"{'':<12} backends: {backends}")
+        for o in r["options"]:
+            print(f"{'':<12} --option {o['name']}=...  {o['help']} ({o['allowed']}; "
+                  f"default {o['default']})")
     return 0
 
 
@@ -77,7 +92,8 @@ def cmd_train(args) -> int:
         options["corpus"] = args.corpus
     spec = RunSpec(model=args.model, task=args.task, size=args.size, seed=args.seed,
                    backend=args.backend, hidden_size=args.hidden_size,
-                   train=_train_overrides(args), task_options=options).resolved()
+                   train=_train_overrides(args), task_options=options,
+                   options=_options(args.option)).resolved()
     with _store(args.store) as store:
         run = None if args.force else store.get(*spec.key())
         cached = run is not None
@@ -102,14 +118,16 @@ def cmd_train(args) -> int:
 def cmd_compare(args) -> int:
     from experiments.report import aggregate, text_table, write_report
     from experiments.suites import suite
-    from experiments.sweep import dask_executor, grid, sweep
+    from experiments.sweep import dask_executor, suite_grid, sweep
 
     s = suite(args.suite)
-    models = _csv(args.models) or list(s.models)
-    task_names = _csv(args.tasks) or list(s.tasks)
     seeds = range(args.seeds if args.seeds is not None else s.seeds)
-    specs = grid(models, task_names, seeds, size=s.size, backend=args.backend,
-                 train=_train_overrides(args))
+    specs = suite_grid(s, seeds, models=_csv(args.models), task_names=_csv(args.tasks),
+                       options=_options(args.option), backend=args.backend,
+                       train=_train_overrides(args))
+    if not specs:
+        raise ValueError(f"suite {s.name!r} selects no runs (its entries: "
+                         f"{', '.join(s.models) or 'none yet'})")
     executor = None
     if args.scheduler:
         executor = dask_executor(args.scheduler)
@@ -206,6 +224,8 @@ def _common_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--dtype", choices=("float32", "float64"))
     p.add_argument("--backend", help="execution backend (see `qrnn models`)")
+    p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
+                   help="a model option (repeatable; `qrnn models` lists each model's)")
     p.add_argument("--store", help="results database (default: $QRNN_STORE or "
                    "./qrnn-results.sqlite)")
     p.add_argument("--force", action="store_true", help="recompute runs already stored")
@@ -233,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     _common_train(tr)
     tr.set_defaults(func=cmd_train)
     c = sub.add_parser("compare", help="every (model, task, seed) of a suite, table + report")
-    c.add_argument("--suite", default="quick", choices=("quick", "full"))
+    c.add_argument("--suite", default="quick", help="quick (default), full or paper")
     c.add_argument("--models", help="comma-separated model names (default: the suite's)")
     c.add_argument("--tasks", help="comma-separated task names (default: the suite's)")
     c.add_argument("--seeds", type=_positive, help="seeds 0..N-1 (default: 3)")

@@ -62,7 +62,7 @@ def evaluate_policy(model, task: TaskData, seed: int, episodes: int, dtype=torch
 def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False):
     """Train ``model`` on a control task for ``config.epochs`` episodes; return a FitResult
     with ``mean_return`` over the task's evaluation episodes."""
-    from experiments.train import DTYPES, FitResult, _progress, make_optimizer
+    from experiments.train import DTYPES, FitResult, make_optimizer, progress_bar
 
     dtype = DTYPES[config.dtype]
     model.to(dtype)
@@ -70,7 +70,7 @@ def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False
     gen = torch.Generator().manual_seed(seed)
     env = task.make_env()
     history, times = [], []
-    bar = _progress(config.epochs, task.name, quiet)
+    bar = progress_bar(config.epochs, task.name, quiet)
     try:
         for episode in range(1, config.epochs + 1):
             start = time.perf_counter()

@@ -1,47 +1,208 @@
-"""Registry of sequence models and the task heads that turn them into predictors.
+"""Registry of sequence models, their options, and the task heads that turn them into predictors.
 
 A registered model is a recurrent body obeying the package contract (``x (B, T, F)`` ->
-``(y (B, T, H), state)``); :class:`SequenceModel` adds the head a task needs. Families other
-than ``classical`` register here as they land.
+``(y (B, T, W), state)``, :class:`kernels.contract.SequenceBody`); :class:`SequenceModel` adds
+the head a task needs. Registering a model (each family adds its entries to :data:`MODELS`)::
+
+    ModelSpec(
+        name="mymodel", family="quantum", description="one line",
+        build=build_mymodel,                  # or "package.module:function", imported lazily
+        backends=("fast", "default.qubit"),   # first = default
+        options=(Option("n_qubits", int, 4, "qubits per circuit", low=1, high=20),
+                 Option("shots", int, None, "samples per expectation", low=1, optional=True),
+                 Option("variant", str, "a", "circuit design", choices=("a", "b"))),
+    )
+
+``build(input_size, hidden_size, *, backend, num_layers, seed, **options)`` returns the body;
+``seed`` is the run's seed, from which every stochastic part of the model draws
+(:func:`kernels.contract.generator`); parameter initialisation also runs under
+``torch.manual_seed(seed)``. A body may expose ``output_size`` (the width ``W`` of ``y``) when
+it differs from ``hidden_size``; the head reads it.
+
+Options are validated when a run is resolved (:meth:`ModelSpec.resolve_options`: unknown
+names, wrong types, values out of range, one line each), stored with the run and part of its
+config hash, listed by ``qrnn models``, set from the command line with ``--option
+name=value`` (repeatable) and from Python with ``RunSpec(..., options={...})`` or
+``build_model(..., options={...})``. ``backend`` is not an option: every model has one
+(``--backend``); a family whose backends are open-ended (any installed PennyLane device)
+gives ``check_backend``. Listing the registry imports neither torch nor a model package.
 """
 
 from __future__ import annotations
 
+import importlib
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
-import torch
-from torch import Tensor, nn
+TYPES = {int: "int", float: "float", str: "str", bool: "bool"}
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
-import classical
+
+@dataclass(frozen=True)
+class Option:
+    """One model option: its name, type (int, float, str or bool), default, one line of help
+    and what is allowed (``choices``, an inclusive ``low``/``high`` range for numbers, and
+    ``None`` when ``optional``; spelled ``none`` on the command line)."""
+
+    name: str
+    type: type
+    default: Any
+    help: str
+    choices: tuple | None = None
+    low: float | None = None
+    high: float | None = None
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if self.type not in TYPES:
+            raise TypeError(f"Option {self.name!r}: type must be one of int, float, str, bool")
+        self.check(self.default)  # a registry bug shows at import, not in a user's run
+
+    def allowed(self) -> str:
+        """What the option accepts, in words (for errors and ``qrnn models``)."""
+        if self.choices is not None:
+            text = "one of " + ", ".join(map(str, self.choices))
+        elif self.low is not None and self.high is not None:
+            text = f"{TYPES[self.type]} in [{self.low:g}, {self.high:g}]"
+        elif self.low is not None:
+            text = f"{TYPES[self.type]} >= {self.low:g}"
+        elif self.high is not None:
+            text = f"{TYPES[self.type]} <= {self.high:g}"
+        else:
+            text = TYPES[self.type]
+        return text + (" or none" if self.optional else "")
+
+    def parse(self, text: str) -> Any:
+        """The value of command-line ``text`` (then :meth:`check`)."""
+        raw = text.strip()
+        if self.optional and raw.lower() == "none":
+            return None
+        try:
+            if self.type is bool:
+                if raw.lower() not in _TRUE + _FALSE:
+                    raise ValueError
+                value = raw.lower() in _TRUE
+            else:
+                value = self.type(raw)
+        except ValueError:
+            raise ValueError(f"option {self.name}={text!r}: not a valid {TYPES[self.type]}; "
+                             f"allowed: {self.allowed()}") from None
+        return self.check(value)
+
+    def check(self, value: Any) -> Any:
+        """``value`` validated (an int is accepted for a float option), or a one-line error."""
+        if value is None and self.optional:
+            return None
+        ok_type = isinstance(value, self.type) and not (
+            self.type is not bool and isinstance(value, bool))
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value, ok_type = float(value), True
+        bad = not ok_type
+        if not bad and self.type is float and not math.isfinite(value):
+            bad = True
+        if not bad and self.choices is not None and value not in self.choices:
+            bad = True
+        if not bad and self.type in (int, float) and (
+                (self.low is not None and value < self.low)
+                or (self.high is not None and value > self.high)):
+            bad = True
+        if bad:
+            raise ValueError(f"option {self.name}={value!r} is not allowed; "
+                             f"allowed: {self.allowed()}")
+        return value
+
+    def describe(self) -> dict:
+        """JSON-ready description (``qrnn models --json``)."""
+        return {"name": self.name, "type": TYPES[self.type], "default": self.default,
+                "allowed": self.allowed(), "help": self.help}
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A registered model: ``build(input_size, hidden_size, backend=..., num_layers=...)``
-    returns the recurrent body; ``backends`` lists what ``backend=`` accepts (first = default)."""
+    """A registered model (see the module docstring). ``backends`` lists the accepted
+    backends, first = default; with ``check_backend`` (a callable or ``"module:function"``
+    raising a one-line ValueError for a name it refuses) any name it accepts is allowed too."""
 
     name: str
     family: str
     description: str
-    build: Callable[..., nn.Module]
+    build: Callable[..., Any] | str
     backends: tuple[str, ...]
+    options: tuple[Option, ...] = ()
+    check_backend: Callable[[str], None] | str | None = None
+    defaults: dict = field(default_factory=dict)
+    """Trainer settings this model needs whatever the task (e.g. ``{"dtype": "float64"}``);
+    explicit settings of a run still win."""
+
+    def option(self, name: str) -> Option:
+        for opt in self.options:
+            if opt.name == name:
+                return opt
+        known = ", ".join(o.name for o in self.options) or "none"
+        raise ValueError(f"model {self.name!r} has no option {name!r}; its options: {known}")
+
+    def resolve_options(self, given: dict | None) -> dict:
+        """Every declared option with its value: ``given`` (values, or strings from the command
+        line) validated, the rest defaults. Unknown names and bad values: one-line errors."""
+        given = dict(given or {})
+        out = {}
+        for name in given:
+            self.option(name)  # unknown name -> error naming the declared ones
+        for opt in self.options:
+            if opt.name in given:
+                value = given[opt.name]
+                out[opt.name] = (opt.parse(value) if isinstance(value, str) and opt.type is not str
+                                 else opt.check(value))
+            else:
+                out[opt.name] = opt.default
+        return out
+
+    def resolve_backend(self, backend: str | None) -> str:
+        backend = self.backends[0] if backend is None else backend
+        if backend in self.backends:
+            return backend
+        if self.check_backend is not None:
+            if not isinstance(backend, str):
+                raise ValueError(f"backend={backend!r} must be a name")
+            _resolve(self.check_backend)(backend)
+            return backend
+        raise ValueError(f"backend {backend!r} is not available for model {self.name!r}; "
+                         f"allowed: {', '.join(self.backends)}")
+
+    def builder(self) -> Callable[..., Any]:
+        return _resolve(self.build)
+
+    def describe(self) -> dict:
+        """JSON-ready description (``qrnn models --json``)."""
+        return {"name": self.name, "family": self.family, "description": self.description,
+                "backends": list(self.backends),
+                "open_backends": self.check_backend is not None,
+                "options": [o.describe() for o in self.options]}
 
 
-def _classical(cls, name, description):
-    def build(input_size, hidden_size, *, backend="torch", num_layers=1):
-        return cls(input_size, hidden_size, num_layers=num_layers, backend=backend)
-    return ModelSpec(name, "classical", description, build, tuple(cls.backends))
+def _resolve(target):
+    """A callable, or the ``"module:function"`` it names (imported on first use)."""
+    if callable(target):
+        return target
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _classical(cls_name: str, name: str, description: str) -> ModelSpec:
+    return ModelSpec(name, "classical", description, f"experiments.heads:build_{cls_name}",
+                     ("torch", "reference", "fused"))
 
 
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
-        _classical(classical.LSTM, "lstm", "LSTM (Hochreiter & Schmidhuber 1997)"),
-        _classical(classical.GRU, "gru", "GRU (Cho et al. 2014)"),
-        _classical(classical.Elman, "elman", "Elman tanh RNN"),
-        _classical(classical.MinGRU, "mingru", "minGRU, parallel scan (Feng et al. 2024)"),
-        _classical(classical.MinLSTM, "minlstm", "minLSTM, parallel scan (Feng et al. 2024)"),
+        _classical("lstm", "lstm", "LSTM (Hochreiter & Schmidhuber 1997)"),
+        _classical("gru", "gru", "GRU (Cho et al. 2014)"),
+        _classical("elman", "elman", "Elman tanh RNN"),
+        _classical("mingru", "mingru", "minGRU, parallel scan (Feng et al. 2024)"),
+        _classical("minlstm", "minlstm", "minLSTM, parallel scan (Feng et al. 2024)"),
     )
 }
 
@@ -54,59 +215,32 @@ def model_spec(name: str) -> ModelSpec:
 
 
 def check_model_backend(spec: ModelSpec, backend: str | None) -> str:
-    backend = spec.backends[0] if backend is None else backend
-    if backend not in spec.backends:
-        raise ValueError(f"backend {backend!r} is not available for model {spec.name!r}; "
-                         f"allowed: {', '.join(spec.backends)}")
-    return backend
-
-
-class SequenceModel(nn.Module):
-    """A recurrent body plus the head of a task kind.
-
-    - ``regression``: ``Linear(H, out)`` on the last step -> ``(B, out)``;
-    - ``classification``: ``Linear(H, classes)`` on the last valid step (``lengths``) ->
-      ``(B, classes)`` logits;
-    - ``language``: ``Linear(H, V)`` on every step -> ``(B, T, V)`` logits;
-    - ``control``: policy logits ``(B, T, actions)`` and state values ``(B, T)``; ``forward``
-      also returns the recurrent state so a policy can be run one step at a time.
-    """
-
-    def __init__(self, body: nn.Module, hidden_size: int, output_size: int, kind: str) -> None:
-        super().__init__()
-        self.body = body
-        self.kind = kind
-        self.head = nn.Linear(hidden_size, output_size)
-        self.value = nn.Linear(hidden_size, 1) if kind == "control" else None
-
-    def forward(self, x: Tensor, lengths: Tensor | None = None, state=None):
-        y, state = self.body(x, state)
-        if self.kind == "regression":
-            return self.head(y[:, -1])
-        if self.kind == "classification":
-            if lengths is not None:
-                y = y[torch.arange(y.shape[0], device=y.device), lengths - 1]
-            else:
-                y = y[:, -1]
-            return self.head(y)
-        if self.kind == "language":
-            return self.head(y)
-        return self.head(y), self.value(y).squeeze(-1), state
+    """``backend`` (or the model's default) if the model accepts it, else a one-line error."""
+    return spec.resolve_backend(backend)
 
 
 def build_model(name: str, input_size: int, output_size: int, kind: str, *,
                 hidden_size: int, backend: str | None = None, num_layers: int = 1,
-                seed: int = 0) -> SequenceModel:
-    """Build model ``name`` with the head for ``kind``; parameters are initialised from ``seed``
-    (the global torch RNG is left as it was)."""
+                seed: int = 0, options: dict | None = None):
+    """Build model ``name`` with the head for ``kind`` (:class:`experiments.heads.SequenceModel`);
+    parameters are initialised from ``seed`` (the global torch RNG is left as it was) and the
+    model's stochastic parts draw from it too."""
+    from experiments.heads import build_with_head
+
     spec = model_spec(name)
-    backend = check_model_backend(spec, backend)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        body = spec.build(input_size, hidden_size, backend=backend, num_layers=num_layers)
-        return SequenceModel(body, hidden_size, output_size, kind)
+    return build_with_head(spec, input_size, output_size, kind, hidden_size=hidden_size,
+                           backend=spec.resolve_backend(backend), num_layers=num_layers,
+                           seed=seed, options=spec.resolve_options(options))
 
 
-def count_parameters(model: nn.Module) -> int:
+def count_parameters(model) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def __getattr__(name: str):
+    if name == "SequenceModel":  # the head lives with torch in experiments.heads
+        from experiments.heads import SequenceModel
+
+        return SequenceModel
+    raise AttributeError(f"module 'experiments.models' has no attribute {name!r}")

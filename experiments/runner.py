@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from experiments import tasks
-from experiments.models import build_model, check_model_backend, count_parameters, model_spec
+from experiments.models import build_model, count_parameters, model_spec
 from experiments.store import Run, config_hash, now, package_versions
 from experiments.train import TrainConfig, fit
 
@@ -28,10 +28,13 @@ class RunSpec:
     num_layers: int = 1
     train: dict = field(default_factory=dict)
     task_options: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    """Model options (see ``qrnn models``); after :meth:`resolved`, every declared option."""
 
     def resolved(self) -> RunSpec:
-        """Fill defaults (backend, hidden size, trainer settings) from the registries and
-        validate every name and value, so a bad sweep fails before any training."""
+        """Fill defaults (backend, hidden size, model options, trainer settings) from the
+        registries and validate every name and value, so a bad sweep fails before any
+        training."""
         spec = model_spec(self.model)
         task_spec = tasks.spec(self.task)
         if self.size not in tasks.SIZES:
@@ -43,15 +46,20 @@ class RunSpec:
         hidden = self.hidden_size if self.hidden_size is not None else default_hidden
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden_size={hidden!r}: must be an integer >= 1")
-        train = TrainConfig(**{**defaults, **{k: v for k, v in self.train.items()
-                                              if v is not None}})
+        train = TrainConfig(**{**defaults, **spec.defaults,
+                               **{k: v for k, v in self.train.items() if v is not None}})
         return RunSpec(self.model, self.task, self.size, self.seed,
-                       check_model_backend(spec, self.backend), hidden, self.num_layers,
-                       train.to_dict(), dict(self.task_options))
+                       spec.resolve_backend(self.backend), hidden, self.num_layers,
+                       train.to_dict(), dict(self.task_options),
+                       spec.resolve_options(self.options))
 
     def config(self) -> dict:
+        """What identifies the run apart from its seed. A model without options keeps the
+        configuration (and hash) it had before models could declare options."""
         d = asdict(self)
         d.pop("seed")
+        if not d["options"]:
+            d.pop("options")
         return d
 
     def key(self) -> tuple[str, int]:
@@ -76,7 +84,7 @@ def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
         task = tasks.load(spec.task, spec.size, spec.seed, **spec.task_options)
         model = build_model(spec.model, task.input_size, task.output_size, task.kind,
                             hidden_size=spec.hidden_size, backend=spec.backend,
-                            num_layers=spec.num_layers, seed=spec.seed)
+                            num_layers=spec.num_layers, seed=spec.seed, options=spec.options)
         result = fit(model, task, TrainConfig(**spec.train), seed=spec.seed, quiet=quiet)
     finally:
         torch.set_num_threads(previous_threads)

@@ -1,35 +1,74 @@
-"""Named comparison suites for ``qrnn compare --suite``."""
+"""Named comparison suites for ``qrnn compare --suite``: explicit data, not "every model".
+
+A :class:`Suite` lists its :class:`Entry` rows (a model with its options, hidden size and
+trainer settings, optionally restricted to some tasks), its tasks, its size and its seeds. A
+model registered later joins a suite only when an entry names it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from experiments import tasks
-from experiments.models import MODELS
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of a suite: ``options`` (model options), ``hidden_size`` (None = the task's
+    default), ``train`` (trainer settings over the task's defaults), ``tasks`` (None = every
+    task of the suite) and ``label`` (how the report names the row; default: the model)."""
+
+    model: str
+    options: dict = field(default_factory=dict)
+    hidden_size: int | None = None
+    train: dict = field(default_factory=dict)
+    tasks: tuple[str, ...] | None = None
+    label: str | None = None
 
 
 @dataclass(frozen=True)
 class Suite:
-    """A grid: models x tasks x seeds at one size."""
+    """A grid: entries x tasks x seeds at one size."""
 
     name: str
     size: str
-    models: tuple[str, ...]
+    entries: tuple[Entry, ...]
     tasks: tuple[str, ...]
     seeds: int
+    description: str = ""
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(e.model for e in self.entries))
+
+    def entries_for(self, task: str) -> list[Entry]:
+        return [e for e in self.entries if e.tasks is None or task in e.tasks]
 
 
-def _available(names) -> tuple[str, ...]:
-    return tuple(n for n in names if not tasks.spec(n).missing())
+CLASSICAL = tuple(Entry(m) for m in ("lstm", "gru", "elman", "mingru", "minlstm"))
+
+QUICK_TASKS = ("damped_shm", "bessel_j2", "narma5", "mackey_glass", "digits_rows", "char_lm")
+
+SUITES: dict[str, Suite] = {
+    s.name: s
+    for s in (
+        Suite("quick", "quick", CLASSICAL, QUICK_TASKS, 3,
+              "small tasks at quick size: minutes on a 2-core CPU (the README's table)"),
+        Suite("full", "full", CLASSICAL, (), 3,
+              "every task whose data package is installed, at the published size"),
+        Suite("paper", "full", (), (), 3,
+              "the published protocols of the reproductions (entries land with each family)"),
+    )
+}
 
 
 def suite(name: str) -> Suite:
-    """``quick``: small tasks at quick size (minutes on a laptop CPU); ``full``: every task
-    whose data package is installed, at the published size."""
-    if name == "quick":
-        return Suite("quick", "quick", tuple(MODELS),
-                     ("damped_shm", "bessel_j2", "narma5", "mackey_glass", "digits_rows",
-                      "char_lm"), 3)
+    """The suite ``name``: ``full`` takes every task whose data package is installed; an
+    unknown name lists the valid ones."""
+    if name not in SUITES:
+        raise ValueError(f"unknown suite {name!r}; allowed: {', '.join(SUITES)}")
+    s = SUITES[name]
     if name == "full":
-        return Suite("full", "full", tuple(MODELS), _available(tasks.names()), 3)
-    raise ValueError(f"unknown suite {name!r}; allowed: quick, full")
+        from experiments import tasks
+
+        available = tuple(n for n in tasks.names() if not tasks.spec(n).missing())
+        s = Suite(s.name, s.size, s.entries, available, s.seeds, s.description)
+    return s

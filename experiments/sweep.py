@@ -12,8 +12,10 @@ import concurrent.futures as cf
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from experiments.models import model_spec
 from experiments.runner import RunSpec, execute
 from experiments.store import Run, Store
+from experiments.suites import Entry, Suite
 
 
 @dataclass
@@ -31,6 +33,41 @@ def grid(models: Iterable[str], task_names: Iterable[str], seeds: Iterable[int],
     """Every (task, model, seed) combination as resolved, validated specs."""
     return [RunSpec(model=m, task=t, seed=s, **common).resolved()
             for t in task_names for m in models for s in seeds]
+
+
+def suite_grid(suite: Suite, seeds: Iterable[int], *, models: Iterable[str] | None = None,
+               task_names: Iterable[str] | None = None, options: dict | None = None,
+               backend: str | None = None, train: dict | None = None) -> list[RunSpec]:
+    """The runs of ``suite`` as resolved specs: every (task, entry, seed), optionally only the
+    entries of ``models`` (a model the suite has no entry for runs with its defaults) and only
+    ``task_names``. ``options`` go to every selected model that declares them (an option no
+    selected model declares is an error); ``train`` settings that are not None override the
+    entries' own."""
+    entries = list(suite.entries)
+    if models is not None:
+        models = list(models)
+        entries = [e for e in entries if e.model in models]
+        entries += [Entry(m) for m in models if m not in {e.model for e in entries}]
+    options = dict(options or {})
+    specs = [model_spec(e.model) for e in entries]
+    for name in options:
+        if not any(name in {o.name for o in spec.options} for spec in specs):
+            raise ValueError(f"option {name!r} is not declared by any selected model "
+                             f"({', '.join(dict.fromkeys(e.model for e in entries))})")
+    overrides = {k: v for k, v in (train or {}).items() if v is not None}
+    seeds = list(seeds)
+    runs = []
+    for task in (list(task_names) if task_names is not None else suite.tasks):
+        for entry, spec in zip(entries, specs, strict=True):
+            if entry.tasks is not None and task not in entry.tasks:
+                continue
+            declared = {o.name for o in spec.options}
+            opts = {**entry.options, **{k: v for k, v in options.items() if k in declared}}
+            runs += [RunSpec(model=entry.model, task=task, size=suite.size, seed=seed,
+                             backend=backend, hidden_size=entry.hidden_size,
+                             train={**entry.train, **overrides}, options=opts).resolved()
+                     for seed in seeds]
+    return runs
 
 
 def dask_executor(address: str):

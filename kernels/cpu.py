@@ -7,9 +7,8 @@ head-wise recurrent matrix ``(G*H, D)`` with ``D = H / num_heads``, states ``(B,
 outputs ``(T, B, H)``. :func:`scan` alone is batch first, ``(B, T, H)``.
 
 With one head the recurrent matmul calls torch's exported BLAS (MKL's packed ``sgemm_compute``
-for float32, ``?gemm_`` otherwise): measured here (1 thread, forward and forward+backward) it
-is as fast as the C loop at ``(B, H) = (1, 64)`` and up to 1.7x faster from ``B = 4`` on.
-Head-wise (block-diagonal) matrices always use the C loop. When a step's recurrent matmul is
+for float32, ``?gemm_`` otherwise; ``qrnn bench classical`` measures the two against each
+other). Head-wise (block-diagonal) matrices always use the C loop. When a step's recurrent matmul is
 below :data:`SERIAL_FLOPS` (about 10 us on one core), MKL runs on the calling thread alone for
 the call (``MKL_Set_Num_Threads_Local(1)``, see :func:`serial_blas`): a fork/join per step
 costs as much as such a step, and far more when another process holds the other core.

@@ -1,19 +1,16 @@
-"""Compile-on-first-use of the CPU fast path: plain C, ``cc``, loaded with :mod:`ctypes`.
+"""Compile-on-first-use of the CPU fast paths: plain C, ``cc``, loaded with :mod:`ctypes`.
 
-Why this design (measured on the project's 2-core AVX-512 Xeon): the C file includes no torch
-headers, so the first use compiles it in about 2.5 s of CPU time with the system C compiler,
-while a ``torch.utils.cpp_extension.load_inline`` build of a one-line function already takes
-36 s of CPU time (55 s wall) and needs ``ninja``; nothing is built at ``pip install`` time
-(no build isolation pulling another torch), and no GPU toolchain is involved. The dense
-recurrent matmul calls the BLAS that torch itself exports (``sgemm_``/``dgemm_`` and MKL's
-packed ``sgemm_pack``/``sgemm_compute`` from ``libtorch_cpu``), so it runs at oneDNN/MKL
-speed and follows ``torch.set_num_threads``; the gate nonlinearities and state updates are
-fused into one vectorised C loop per step, and head-wise matrices use C loops throughout.
-Measured against ``torch.nn`` (T = 256, 1 and 2 threads, :mod:`kernels.bench`): GRU and
-Elman 4.5-24x faster at (B, H) = (1, 64) and 1.4-2.5x at (16, 256) and (16, 768); the LSTM
-on par with or ahead of oneDNN's ``nn.LSTM`` (0.98-1.7x). ``torch.compile`` was not
-measured: its inductor backend also compiles C++ on first use, per shape, and still leaves
-one matmul call per step.
+Why this design: the C files include no torch headers, so the first use compiles them in a
+few seconds with the system C compiler, where a ``torch.utils.cpp_extension`` build takes
+tens of seconds and needs ``ninja``; nothing is built at ``pip install`` time (no build
+isolation pulling another torch), and no GPU toolchain is involved. The C lives in real
+``.c`` files shipped as package data next to the Python they accelerate
+(:func:`source_file` reads one and expands its local includes). The dense recurrent matmul
+calls the BLAS that torch itself exports (``sgemm_``/``dgemm_`` and MKL's packed
+``sgemm_pack``/``sgemm_compute`` from ``libtorch_cpu``), so it runs at MKL speed and follows
+``torch.set_num_threads``; gate nonlinearities and state updates are fused into one
+vectorised C loop per step. ``qrnn bench classical`` measures the result against
+``torch.nn``.
 
 The shared object is cached under ``$QRNN_KERNEL_CACHE`` (default
 ``~/.cache/qrnn/kernels``), keyed by a hash of the source, the flags, the compiler and the
@@ -31,6 +28,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -40,11 +38,19 @@ from pathlib import Path
 
 import torch
 
-from kernels.cpu_source import c_source
-
 FLAGS = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-fno-signed-zeros",
          "-fassociative-math"]
 NATIVE = "-march=native"  # tried first; dropped if the compiler rejects it
+
+
+_INCLUDE = re.compile(r'^#include "([\w.]+)"\s*$', re.MULTILINE)
+
+
+def source_file(path: str | Path) -> str:
+    """The text of the C file ``path`` (shipped as package data) with its quoted includes of
+    files beside it expanded in place, so the compiled unit and the cache key hold all of it."""
+    path = Path(path)
+    return _INCLUDE.sub(lambda m: source_file(path.with_name(m.group(1))), path.read_text())
 
 
 def cache_dir() -> Path:
@@ -142,8 +148,8 @@ class Library:
         return getattr(self.require(), f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
 
 
-CELLS = Library("cells", c_source, "CPU kernels")
-"""The recurrent-cell kernels of :mod:`kernels.cpu` (:mod:`kernels.cpu_source`)."""
+CELLS = Library("cells", lambda: source_file(Path(__file__).with_name("cells.c")), "CPU kernels")
+"""The recurrent-cell kernels of :mod:`kernels.cpu` (``kernels/cells.c``)."""
 
 
 def load_library(name: str, source: str) -> tuple[ctypes.CDLL | None, str | None]:

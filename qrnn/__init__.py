@@ -1,5 +1,10 @@
 """Quantum recurrent models: one circuit description, several executions.
 
+Models (sequence bodies, ``x (batch, time, features)`` -> ``(y, state)``, on ``backend="fast"``
+or any PennyLane device, ``shots=``, ``seed=``): :class:`QLSTM` (``qrnn.qlstm``),
+:class:`QGRU` and :class:`QRNN` (``qrnn.qgru``), :class:`QuantumReservoir`
+(``qrnn.reservoir``), :class:`QFWP` (``qrnn.qfwp``); what they share is in ``qrnn.cells``.
+
 A :class:`BlockSpec` describes a variational block (encoding, entangler, rotation layers,
 measurement). It runs on ``"fast"`` (:mod:`qrnn.sim`, a batched torch statevector simulator,
 differentiable by autograd) or on any PennyLane device (``"default.qubit"``,
@@ -38,6 +43,11 @@ from __future__ import annotations
 from importlib import import_module
 
 _EXPORTS = {
+    "QLSTM": "qrnn.qlstm",
+    "QGRU": "qrnn.qgru",
+    "QRNN": "qrnn.qgru",
+    "QFWP": "qrnn.qfwp",
+    "QuantumReservoir": "qrnn.reservoir",
     "BlockSpec": "qrnn.circuit",
     "CircuitBlock": "qrnn.circuit",
     "CompiledBlock": "qrnn.sim.block",

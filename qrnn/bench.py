@@ -13,7 +13,10 @@ Measured in one process, warm, medians of interleaved repeats, float64:
     :mod:`qrnn.sim.pauli_kernel`), the same with ``path="reference"`` ("fast (torch ops)"),
     and the same workload through QNodes (created once, broadcast over the batch) on
     ``default.qubit``;
-(c) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
+(c) one full training step (forward, MSE loss on the last step, backward, RMSprop step) of
+    the models ``QLSTM(1, 3)`` and ``QFWP(1)`` with their Linear(4 -> 1) head, batch 10, 4 time
+    steps, on the fast backend and on ``default.qubit`` (the same weights);
+(d) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
     fast path.
 
 The fast path and default.qubit repeats are interleaved; lightning.qubit is timed in its own
@@ -39,6 +42,7 @@ BLOCK_BATCH = 32
 QLSTM_BATCH, QLSTM_STEPS = 10, 4
 TARGET_BLOCK4 = 10.0
 TARGET_QLSTM = 100.0
+TARGET_MODEL_STEP = 500.0
 TARGET_MEMORY_MIB = 2048.0
 
 
@@ -129,6 +133,29 @@ def _qlstm_case(gen: torch.Generator) -> dict:
         unroll(group(weights[:4]), group(weights[4:])).backward()
 
     return {"fast": fast, "fast (torch ops)": fast_torch, "default.qubit": qnodes}
+
+
+def _model_case(name: str, backend: str, gen: torch.Generator):
+    """One RMSprop training step of model ``name`` (with its head) on ``backend``."""
+    from qrnn.qfwp import QFWP
+    from qrnn.qlstm import QLSTM
+
+    torch.manual_seed(0)
+    body = (QLSTM(1, 3) if name == "qlstm" else QFWP(1)).double()
+    body.backend = backend
+    head = torch.nn.Linear(body.output_size, 1).double()
+    params = [*body.parameters(), *head.parameters()]
+    optimizer = torch.optim.RMSprop(params, lr=0.01, alpha=0.99, eps=1e-8)
+    x = torch.rand(QLSTM_BATCH, QLSTM_STEPS, 1, dtype=torch.float64, generator=gen)
+    target = torch.rand(QLSTM_BATCH, 1, dtype=torch.float64, generator=gen)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.mse_loss(head(body(x)[0][:, -1]), target)
+        loss.backward()
+        optimizer.step()
+
+    return step
 
 
 def memory_probe(n_qubits: int, batch: int) -> None:
@@ -235,6 +262,21 @@ def _run(quick: bool) -> dict:
         f"default.qubit QNodes {med['default.qubit'] * 1e3:.0f} ms -> {ratio:.0f}x; "
         f"target (b) >= {TARGET_QLSTM:.0f}x: {'met' if ratio >= TARGET_QLSTM else 'NOT met'}"
     )
+    for name in ("qlstm", "qfwp"):
+        cases = {b: _model_case(name, b, gen) for b in ("fast", "default.qubit")}
+        med = _median_times(cases, max(3, repeats // 3))
+        for backend, sec in med.items():
+            rows.append({"workload": f"{name}_train_step", "batch": QLSTM_BATCH,
+                         "steps": QLSTM_STEPS, "backend": backend, "ms": round(sec * 1e3, 3)})
+        ratio = med["default.qubit"] / med["fast"]
+        label = "QLSTM(1, 3)" if name == "qlstm" else "QFWP(1)"
+        summary.append(
+            f"{label} training step (batch {QLSTM_BATCH}, {QLSTM_STEPS} steps, fwd+loss+bwd+"
+            f"RMSprop): fast {med['fast'] * 1e3:.2f} ms, default.qubit "
+            f"{med['default.qubit'] * 1e3:.0f} ms -> {ratio:.0f}x"
+            + (f"; target >= {TARGET_MODEL_STEP:.0f}x: "
+               f"{'met' if ratio >= TARGET_MODEL_STEP else 'NOT met'}" if name == "qlstm" else "")
+        )
     mem = _memory_row()
     rows.append(mem)
     summary.append(

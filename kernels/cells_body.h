@@ -1,34 +1,16 @@
-"""C source of the CPU fast path (compiled on first use by :mod:`kernels.cpu_build`).
-
-All recurrent arrays are time-major ``(T, B, ...)`` so that each step's block is contiguous.
-One body, instantiated for ``float`` (suffix ``_f32``, a vectorisable polynomial ``exp``) and
-``double`` (``_f64``, libm). Every array is C-contiguous, row-major; ``B`` batch, ``T`` time,
-``H`` hidden units, ``D = H / num_heads`` the head size, ``G`` gates (4 LSTM, 3 GRU, 1 Elman);
-the recurrent matrix ``W`` is the compact head-wise ``(G*H, D)`` layout of
-:mod:`kernels.reference`. ``bl`` points to torch's exported BLAS (``?gemm_``, and for float
-MKL's ``sgemm_pack``/``sgemm_compute``, so ``W`` is packed once per call as oneDNN's RNNs do)
-or is ``NULL``: then hand-written loops compute the recurrent matmul, reusing each loaded
-row of ``h`` for all ``G`` gates; they alone handle head-wise (block-diagonal) matrices.
-
-Forward functions take ``WT``, each head's block transposed (see ``rec_fwd``), so the
-recurrent product is a run of contiguous axpys; backward functions take ``W``. Tmp buffers
-hold ``B + 1`` rows of ``G*H``. Forward functions save what their backward needs; backward
-functions return the gradient of the pre-activations (``dgx`` w.r.t. the input projection,
-``dgh`` w.r.t. ``h @ W^T + b_hh``; they differ only for the GRU's ``n`` gate), and
-``dh0``/``dc0``.
-"""
-
-_BODY = r"""
-typedef void (*gemm_SFX_t)(const char*, const char*, const int*, const int*, const int*,
+/* One body of the recurrent-cell kernels, included twice by cells.c: with REAL = float,
+   SFX = f32, EXP = exp_poly and with REAL = double, SFX = f64, EXP = exp. FN(name) is
+   name_f32 or name_f64. */
+typedef void (*FN(gemm_t))(const char*, const char*, const int*, const int*, const int*,
                            const REAL*, const REAL*, const int*, const REAL*, const int*,
                            const REAL*, REAL*, const int*);
 
-static inline REAL sig_SFX(REAL x) { return (REAL)1 / ((REAL)1 + EXP(-x)); }
-static inline REAL tnh_SFX(REAL x) { return (REAL)2 * sig_SFX((REAL)2 * x) - (REAL)1; }
+static inline REAL FN(sig)(REAL x) { return (REAL)1 / ((REAL)1 + EXP(-x)); }
+static inline REAL FN(tnh)(REAL x) { return (REAL)2 * FN(sig)((REAL)2 * x) - (REAL)1; }
 
 /* A packed copy for MKL's sgemm_compute (float only), or NULL: the column-major (m x k) left
    operand of a product with n = B columns (WT in the forward, W in the backward). */
-static void* pack_SFX(const blas_t* bl, int m, int n, int k, const REAL* W, int ld) {
+static void* FN(pack)(const blas_t* bl, int m, int n, int k, const REAL* W, int ld) {
     if (sizeof(REAL) != 4 || bl == NULL || bl->compute == NULL) return NULL;
     size_t size = ((packsize_t)bl->pack_size)("A", &m, &n, &k);
     float* buf = (float*)malloc(size);
@@ -40,7 +22,7 @@ static void* pack_SFX(const blas_t* bl, int m, int n, int k, const REAL* W, int 
 /* out (B, G*H) = h (B, H) @ W^T, given WT (NH, D, G, D): each head's block transposed,
    WT[k, v, g, u] = W[g*H + k*D + u, v] (for one head simply W^T, (H, G*H)). Packed MKL,
    plain BLAS, or (bl == NULL) a loop of axpys over G*D contiguous outputs; acc: G*D scratch. */
-static void rec_fwd_SFX(int B, int G, int H, int D, const REAL* R WT, const REAL* R h,
+static void FN(rec_fwd)(int B, int G, int H, int D, const REAL* R WT, const REAL* R h,
                         REAL* R out, REAL* R acc, const blas_t* bl, const void* packed) {
     int GH = G * H, GD = G * D;
     REAL one = 1, zero = 0;
@@ -50,7 +32,7 @@ static void rec_fwd_SFX(int B, int G, int H, int D, const REAL* R WT, const REAL
         return;
     }
     if (bl != NULL) {
-        ((gemm_SFX_t)bl->gemm)("N", "N", &GH, &B, &H, &one, WT, &GH, h, &H, &zero, out, &GH);
+        ((FN(gemm_t))bl->gemm)("N", "N", &GH, &B, &H, &one, WT, &GH, h, &H, &zero, out, &GH);
         return;
     }
     for (int k = 0; k < H / D; k++) {
@@ -72,7 +54,7 @@ static void rec_fwd_SFX(int B, int G, int H, int D, const REAL* R WT, const REAL
 }
 
 /* dh (B, H) += dg (B, G*H) @ W. */
-static void rec_bwd_SFX(int B, int G, int H, int D, const REAL* R W, const REAL* R dg,
+static void FN(rec_bwd)(int B, int G, int H, int D, const REAL* R W, const REAL* R dg,
                         REAL* R dh, const blas_t* bl, const void* packed) {
     int GH = G * H;
     REAL one = 1;
@@ -82,7 +64,7 @@ static void rec_bwd_SFX(int B, int G, int H, int D, const REAL* R W, const REAL*
         return;
     }
     if (bl != NULL) {
-        ((gemm_SFX_t)bl->gemm)("N", "N", &H, &B, &GH, &one, W, &H, dg, &GH, &one, dh, &H);
+        ((FN(gemm_t))bl->gemm)("N", "N", &H, &B, &GH, &one, W, &H, dg, &GH, &one, dh, &H);
         return;
     }
     for (int j = 0; j < H; j++) {
@@ -100,14 +82,14 @@ static void rec_bwd_SFX(int B, int G, int H, int D, const REAL* R W, const REAL*
 
 /* LSTM, time-major. xp (T,B,4H) with both biases; writes c (T,B,H) and acts = i,f,g,o,
    (T,B,4H) if save, else only (B,4H) scratch (inference: no backward follows). */
-void lstm_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
+void FN(lstm_fwd)(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
                   const REAL* R h0, const REAL* R c0, REAL* R y, REAL* R c, REAL* R acts,
                   int save, REAL* R tmp, const blas_t* bl) {
     long H4 = 4L * H, BH = (long)B * H;
-    void* packed = pack_SFX(bl, 4 * H, B, H, WT, 4 * H);
+    void* packed = FN(pack)(bl, 4 * H, B, H, WT, 4 * H);
     for (int t = 0; t < T; t++) {
         const REAL* R hp = t == 0 ? h0 : y + (t - 1) * BH;
-        rec_fwd_SFX(B, 4, H, D, WT, hp, tmp, tmp + B * H4, bl, packed);
+        FN(rec_fwd)(B, 4, H, D, WT, hp, tmp, tmp + B * H4, bl, packed);
         for (int b = 0; b < B; b++) {
             long n = (long)t * B + b;
             const REAL* R x = xp + n * H4;
@@ -117,14 +99,14 @@ void lstm_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT
             REAL* R cn = c + n * H;
             REAL* R hn = y + n * H;
             for (int u = 0; u < H; u++) {
-                REAL i = sig_SFX(x[u] + r[u]);
-                REAL f = sig_SFX(x[H + u] + r[H + u]);
-                REAL gg = tnh_SFX(x[2 * H + u] + r[2 * H + u]);
-                REAL o = sig_SFX(x[3 * H + u] + r[3 * H + u]);
+                REAL i = FN(sig)(x[u] + r[u]);
+                REAL f = FN(sig)(x[H + u] + r[H + u]);
+                REAL gg = FN(tnh)(x[2 * H + u] + r[2 * H + u]);
+                REAL o = FN(sig)(x[3 * H + u] + r[3 * H + u]);
                 REAL cc = f * cp[u] + i * gg;
                 a[u] = i; a[H + u] = f; a[2 * H + u] = gg; a[3 * H + u] = o;
                 cn[u] = cc;
-                hn[u] = o * tnh_SFX(cc);
+                hn[u] = o * FN(tnh)(cc);
             }
         }
     }
@@ -132,11 +114,11 @@ void lstm_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT
 }
 
 /* dh, dc (B,H): zeros and dc_T on entry, dh_0 and dc_0 on return; dg (T,B,4H) out. */
-void lstm_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R c0,
+void FN(lstm_bwd)(int B, int T, int H, int D, const REAL* R W, const REAL* R c0,
                   const REAL* R c, const REAL* R acts, const REAL* R dy, REAL* R dh,
                   REAL* R dc, REAL* R dg, const blas_t* bl) {
     long H4 = 4L * H;
-    void* packed = pack_SFX(bl, H, B, 4 * H, W, H);
+    void* packed = FN(pack)(bl, H, B, 4 * H, W, H);
     for (int t = T - 1; t >= 0; t--) {
         for (int b = 0; b < B; b++) {
             long n = (long)t * B + b;
@@ -149,7 +131,7 @@ void lstm_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R c0,
             REAL* R d = dg + n * H4;
             for (int u = 0; u < H; u++) {
                 REAL i = a[u], f = a[H + u], gg = a[2 * H + u], o = a[3 * H + u];
-                REAL tc = tnh_SFX(cn[u]);
+                REAL tc = FN(tnh)(cn[u]);
                 REAL dhu = dyb[u] + dhb[u];
                 REAL dcu = dcb[u] + dhu * o * ((REAL)1 - tc * tc);
                 d[u] = dcu * gg * i * ((REAL)1 - i);
@@ -160,21 +142,21 @@ void lstm_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R c0,
                 dhb[u] = 0;
             }
         }
-        rec_bwd_SFX(B, 4, H, D, W, dg + (long)t * B * H4, dh, bl, packed);
+        FN(rec_bwd)(B, 4, H, D, W, dg + (long)t * B * H4, dh, bl, packed);
     }
     free(packed);
 }
 
 /* GRU, time-major. xp (T,B,3H) with b_ih; bhh (3H); acts = r, z, n, W_hn h + b_hn as
    (T,B,4H) if save, else (B,4H) scratch. */
-void gru_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
+void FN(gru_fwd)(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
                  const REAL* R bhh, const REAL* R h0, REAL* R y, REAL* R acts, int save,
                  REAL* R tmp, const blas_t* bl) {
     long H3 = 3L * H, H4 = 4L * H, BH = (long)B * H;
-    void* packed = pack_SFX(bl, 3 * H, B, H, WT, 3 * H);
+    void* packed = FN(pack)(bl, 3 * H, B, H, WT, 3 * H);
     for (int t = 0; t < T; t++) {
         const REAL* R hp = t == 0 ? h0 : y + (t - 1) * BH;
-        rec_fwd_SFX(B, 3, H, D, WT, hp, tmp, tmp + B * H3, bl, packed);
+        FN(rec_fwd)(B, 3, H, D, WT, hp, tmp, tmp + B * H3, bl, packed);
         for (int b = 0; b < B; b++) {
             long n = (long)t * B + b;
             const REAL* R x = xp + n * H3;
@@ -183,10 +165,10 @@ void gru_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
             REAL* R a = acts + (save ? n : b) * H4;
             REAL* R hn = y + n * H;
             for (int u = 0; u < H; u++) {
-                REAL rr = sig_SFX(x[u] + r[u] + bhh[u]);
-                REAL z = sig_SFX(x[H + u] + r[H + u] + bhh[H + u]);
+                REAL rr = FN(sig)(x[u] + r[u] + bhh[u]);
+                REAL z = FN(sig)(x[H + u] + r[H + u] + bhh[H + u]);
                 REAL hh = r[2 * H + u] + bhh[2 * H + u];
-                REAL nn = tnh_SFX(x[2 * H + u] + rr * hh);
+                REAL nn = FN(tnh)(x[2 * H + u] + rr * hh);
                 a[u] = rr; a[H + u] = z; a[2 * H + u] = nn; a[3 * H + u] = hh;
                 hn[u] = ((REAL)1 - z) * nn + z * hpb[u];
             }
@@ -196,11 +178,11 @@ void gru_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
 }
 
 /* dh (B,H): zeros in, dh_0 out; dgx, dgh (T,B,3H) out. */
-void gru_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R h0,
+void FN(gru_bwd)(int B, int T, int H, int D, const REAL* R W, const REAL* R h0,
                  const REAL* R y, const REAL* R acts, const REAL* R dy, REAL* R dh,
                  REAL* R dgx, REAL* R dgh, const blas_t* bl) {
     long H3 = 3L * H, H4 = 4L * H;
-    void* packed = pack_SFX(bl, H, B, 3 * H, W, H);
+    void* packed = FN(pack)(bl, H, B, 3 * H, W, H);
     for (int t = T - 1; t >= 0; t--) {
         for (int b = 0; b < B; b++) {
             long n = (long)t * B + b;
@@ -221,19 +203,19 @@ void gru_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R h0,
                 dhb[u] = dhu * z;
             }
         }
-        rec_bwd_SFX(B, 3, H, D, W, dgh + (long)t * B * H3, dh, bl, packed);
+        FN(rec_bwd)(B, 3, H, D, W, dgh + (long)t * B * H3, dh, bl, packed);
     }
     free(packed);
 }
 
 /* Elman, time-major. xp (T,B,H) with both biases; relu != 0 selects relu, else tanh. */
-void elman_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
+void FN(elman_fwd)(int B, int T, int H, int D, const REAL* R xp, const REAL* R WT,
                    const REAL* R h0, int relu, REAL* R y, REAL* R tmp, const blas_t* bl) {
     long BH = (long)B * H;
-    void* packed = pack_SFX(bl, H, B, H, WT, H);
+    void* packed = FN(pack)(bl, H, B, H, WT, H);
     for (int t = 0; t < T; t++) {
         const REAL* R hp = t == 0 ? h0 : y + (t - 1) * BH;
-        rec_fwd_SFX(B, 1, H, D, WT, hp, tmp, tmp + BH, bl, packed);
+        FN(rec_fwd)(B, 1, H, D, WT, hp, tmp, tmp + BH, bl, packed);
         const REAL* R x = xp + t * BH;
         REAL* R hn = y + t * BH;
         if (relu) {
@@ -242,17 +224,17 @@ void elman_fwd_SFX(int B, int T, int H, int D, const REAL* R xp, const REAL* R W
                 hn[u] = v > 0 ? v : 0;
             }
         } else {
-            for (long u = 0; u < BH; u++) hn[u] = tnh_SFX(x[u] + tmp[u]);
+            for (long u = 0; u < BH; u++) hn[u] = FN(tnh)(x[u] + tmp[u]);
         }
     }
     free(packed);
 }
 
 /* dh (B,H): zeros in, dh_0 out; dg (T,B,H) out. */
-void elman_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R y, int relu,
+void FN(elman_bwd)(int B, int T, int H, int D, const REAL* R W, const REAL* R y, int relu,
                    const REAL* R dy, REAL* R dh, REAL* R dg, const blas_t* bl) {
     long BH = (long)B * H;
-    void* packed = pack_SFX(bl, H, B, H, W, H);
+    void* packed = FN(pack)(bl, H, B, H, W, H);
     for (int t = T - 1; t >= 0; t--) {
         const REAL* R hb = y + t * BH;
         const REAL* R dyb = dy + t * BH;
@@ -262,13 +244,13 @@ void elman_bwd_SFX(int B, int T, int H, int D, const REAL* R W, const REAL* R y,
             d[u] = relu ? (hb[u] > 0 ? dhu : 0) : dhu * ((REAL)1 - hb[u] * hb[u]);
             dh[u] = 0;
         }
-        rec_bwd_SFX(B, 1, H, D, W, d, dh, bl, packed);
+        FN(rec_bwd)(B, 1, H, D, W, d, dh, bl, packed);
     }
     free(packed);
 }
 
 /* h_t = a_t * h_{t-1} + b_t elementwise; a, b, y (B,T,H) batch first, h0 (B,H). */
-void scan_fwd_SFX(int B, int T, int H, const REAL* R a, const REAL* R b, const REAL* R h0,
+void FN(scan_fwd)(int B, int T, int H, const REAL* R a, const REAL* R b, const REAL* R h0,
                   REAL* R y) {
     for (int bb = 0; bb < B; bb++) {
         const REAL* hp = h0 + (long)bb * H;
@@ -279,45 +261,3 @@ void scan_fwd_SFX(int B, int T, int H, const REAL* R a, const REAL* R b, const R
         }
     }
 }
-"""
-
-_PRELUDE = r"""
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdlib.h>
-
-#define R __restrict__
-
-/* BLAS entry points exported by torch (Fortran interface); NULL members are absent. */
-typedef size_t (*packsize_t)(const char*, const int*, const int*, const int*);
-typedef void (*pack_t)(const char*, const char*, const int*, const int*, const int*,
-                       const float*, const float*, const int*, float*);
-typedef void (*compute_t)(const char*, const char*, const int*, const int*, const int*,
-                          const float*, const int*, const float*, const int*, const float*,
-                          float*, const int*);
-typedef struct { void* gemm; void* pack_size; void* pack; void* compute; } blas_t;
-
-/* exp for float in a form gcc vectorises: Cephes polynomial, |rel. error| < 2e-7. */
-static inline float exp_poly(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = { ((int32_t)n + 127) << 23 };
-    return p * scale.f;
-}
-"""
-
-
-def c_source() -> str:
-    """The complete C translation unit: prelude plus the body for float and double."""
-    f32 = _BODY.replace("REAL", "float").replace("SFX", "f32").replace("EXP", "exp_poly")
-    f64 = _BODY.replace("REAL", "double").replace("SFX", "f64").replace("EXP", "exp")
-    return _PRELUDE + f32 + f64
