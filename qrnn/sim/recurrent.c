@@ -9,7 +9,7 @@
    the circuits are given by one readout matrix R (4**n, 6 n) whose column c * n + k is
    <Z_k> of circuit c as a linear function of the Pauli features of the encoded product
    state (qrnn.sim.pauli): out = feats(v) @ R[:, c n : (c + 1) n]. Per time step t and
-   batch row b, with v = [x_t, h_{t-1}] (in + hid = n values):
+   batch row b, with v = [x_t, h_{t-1}, 0...] (in + hid <= n values, zero-padded to n):
 
        z = feats(v) @ R[:, 0 : 4n]                      (circuits 0..3: f, i, g, o)
        f = sigmoid(z_0), i = sigmoid(z_1), g = tanh(z_2), o = sigmoid(z_3)   (n each)
@@ -135,14 +135,14 @@ static REAL SFX(sigmoid)(REAL a) { return 1 / (1 + MATH(exp)(-a)); }
 int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind,
                        const REAL *x, const REAL *r, const REAL *h0, const REAL *c0,
                        REAL *ys, REAL *hs, REAL *c_out, REAL *saved, size_t record) {
-    if (n < 1 || n > MAX_QUBITS || in < 1 || hid < 1 || in + hid != n || kind < 0
+    if (n < 1 || n > MAX_QUBITS || in < 1 || hid < 1 || in + hid > n || kind < 0
         || kind > 3 || (saved && record != record_size(n)))
         return 1;
     size_t dim = (size_t)1 << (2 * n), ldr = (size_t)(GATE_CIRCUITS + OUT_CIRCUITS) * n;
     int train = saved != NULL;
     REAL *buf = malloc(sizeof(REAL) * 2 * (n + 1) * (dim / 4) * GATE_CIRCUITS * n);
     if (!buf) return 2;
-    REAL v[MAX_QUBITS], u[MAX_QUBITS], z[GATE_CIRCUITS * MAX_QUBITS];
+    REAL v[MAX_QUBITS] = {0}, u[MAX_QUBITS], z[GATE_CIRCUITS * MAX_QUBITS];
     REAL w[OUT_CIRCUITS * MAX_QUBITS];
     for (int b = 0; b < batch; b++) {
         REAL *c = c_out + (size_t)b * n;
@@ -201,7 +201,7 @@ static void SFX(jac_vec)(int n, int m, const REAL *jac, const REAL *g, REAL *out
 int SFX(qlstm_backward)(int batch, int steps, int n, int in, int hid, const REAL *saved,
                         size_t record, const REAL *g_ys, const REAL *g_hs, const REAL *g_c,
                         REAL *g_x, REAL *g_r, REAL *g_h0, REAL *g_c0) {
-    if (n < 1 || n > MAX_QUBITS || in < 1 || hid < 1 || in + hid != n
+    if (n < 1 || n > MAX_QUBITS || in < 1 || hid < 1 || in + hid > n
         || record != record_size(n))
         return 1;
     size_t dim = (size_t)1 << (2 * n), ldr = (size_t)(GATE_CIRCUITS + OUT_CIRCUITS) * n;

@@ -2,7 +2,7 @@
 
 The cell is Chen, Yoo & Fang's QLSTM: six variational circuits of ``n`` qubits (one
 :class:`~qrnn.circuit.BlockSpec`, every qubit read as <Z>), shared over time and batch.
-With ``v_t = [x_t, h_{t-1}]`` (``input_size + hidden_size = n`` values)::
+With ``v_t = [x_t, h_{t-1}]`` (``input_size + hidden_size <= n`` values, zero-padded to ``n``)::
 
     f, i, o = sigmoid(VQC_0, VQC_1, VQC_3 (v_t)),  g = tanh(VQC_2(v_t))     (n each)
     c_t = f * c_{t-1} + i * g,  u_t = o * tanh(c_t)
@@ -170,15 +170,16 @@ def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):
     Args:
         gates: callable ``v (B, n) -> (B, 4, n)``, the four gate circuits (f, i, g, o).
         outs: callable ``u (B, n) -> (B, 2, n)``, the hidden and output circuits.
-        x: ``(B, T, input_size)``; h0: ``(B, hidden_size)``; c0: ``(B, n)``.
+        x: ``(B, T, input_size)``; h0: ``(B, hidden_size)``; c0: ``(B, n)``; the circuits
+            read ``[x_t, h_{t-1}]`` zero-padded to ``n``.
 
     Returns:
         ``(ys (B, T, n), hs (B, T, hidden_size), c_T (B, n))``.
     """
-    hidden = h0.shape[1]
+    hidden, pad = h0.shape[1], c0.shape[1] - x.shape[2] - h0.shape[1]
     h, c, ys, hs = h0, c0, [], []
     for t in range(x.shape[1]):
-        z = gates(torch.cat([x[:, t], h], 1))
+        z = gates(torch.nn.functional.pad(torch.cat([x[:, t], h], 1), (0, pad)))
         f, i, o = torch.sigmoid(z[:, 0]), torch.sigmoid(z[:, 1]), torch.sigmoid(z[:, 3])
         c = f * c + i * torch.tanh(z[:, 2])
         w = outs(o * torch.tanh(c))
@@ -188,17 +189,17 @@ def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):
     return torch.stack(ys, 1), torch.stack(hs, 1), c
 
 
-def check_cell(spec: BlockSpec, input_size: int) -> None:
-    """Raise a one-line error unless ``spec`` and ``input_size`` make a QLSTM cell."""
+def check_cell(spec: BlockSpec, input_size: int, hidden_size: int) -> None:
+    """Raise a one-line error unless ``spec`` and the sizes make a QLSTM cell."""
     if not isinstance(spec, BlockSpec):
         raise TypeError(f"spec must be a BlockSpec, got {type(spec).__name__}")
     n = spec.n_qubits
     if spec.measurement != "z" or spec.wires != tuple(range(n)):
         raise ValueError(f"the QLSTM cell reads <Z> of every qubit in order; spec has "
                          f"measurement={spec.measurement!r}, measured={spec.measured!r}")
-    if not 1 <= input_size < n:
-        raise ValueError(f"input_size={input_size} must be in [1, n_qubits - 1 = {n - 1}]: "
-                         f"the circuits read [x_t, h_(t-1)] on {n} qubits")
+    if input_size < 1 or hidden_size < 1 or input_size + hidden_size > n:
+        raise ValueError(f"input_size + hidden_size = {input_size} + {hidden_size} must be "
+                         f"sizes >= 1 that fit n_qubits={n}: the circuits read [x_t, h_(t-1)]")
     if n > PAULI_MAX_QUBITS:
         raise ValueError(f"n_qubits={n} exceeds the QLSTM cell's limit of {PAULI_MAX_QUBITS}")
 
@@ -226,15 +227,18 @@ def resolve_path(path: str, x: Tensor) -> str:
     return path
 
 
-def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *, path: str = AUTO):
+def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *,
+                   hidden_size: int | None = None, path: str = AUTO):
     """Run a QLSTM over a sequence (see the module docstring for the cell).
 
     Args:
         spec: the circuits (all six share it): <Z> of every qubit, ``n_qubits <= 6``.
         weights: six tensors of ``spec.weight_shape`` or one ``(6, *spec.weight_shape)``,
             in the order f, i, g, o gates, hidden circuit, output circuit.
-        x: ``(B, T, input_size)``, ``input_size < n_qubits``; hidden size is the rest.
+        x: ``(B, T, input_size)``.
         state: ``(h0 (B, hidden_size), c0 (B, n_qubits))`` or None for zeros.
+        hidden_size: default ``n_qubits - input_size``; ``input_size + hidden_size <=
+            n_qubits`` (the circuits' unused qubits read 0).
         path: ``"auto"``, ``"reference"`` (the per-step torch code throughout, also inside
             the circuits) or ``"cpu"`` (the fused kernel).
 
@@ -244,13 +248,14 @@ def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *, path: str
     if not isinstance(x, Tensor) or x.ndim != 3:
         raise ValueError(f"x must be a (batch, time, input_size) tensor, got "
                          f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
-    check_cell(spec, x.shape[-1])
+    hidden = spec.n_qubits - x.shape[-1] if hidden_size is None else hidden_size
+    check_cell(spec, x.shape[-1], hidden)
     path = resolve_path(path, x)
     stacked = _six(spec, weights)
     x = real_tensor("x", x).to(stacked.dtype)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x has shape {tuple(x.shape)}; batch and time must be >= 1")
-    h0, c0 = _state(state, x.shape[0], spec.n_qubits - x.shape[-1], spec.n_qubits, x.dtype)
+    h0, c0 = _state(state, x.shape[0], hidden, spec.n_qubits, x.dtype)
     if path == REFERENCE:
         block = CompiledBlock(spec, list(stacked), path=REFERENCE)
         gates, outs = block.split([GATE_CIRCUITS, OUT_CIRCUITS])

@@ -17,25 +17,28 @@ DEVICE = 1e-6
 """Per-step path vs default.qubit (float64)."""
 
 CASES = [
-    (BlockSpec(4, 2), 1),  # Chen et al.'s QLSTM circuits, QLSTM(1, 3)
-    (BlockSpec(4, 2), 2),
-    (BlockSpec(3, 1, encoding="ry", entangler="ring", rotation="ry"), 2),
-    (BlockSpec(5, 3, encoding="h_ry", entangler="brick", rotation="rot"), 1),
-    (BlockSpec(2, 2, encoding="rx", entangler="none", rotation="rx"), 1),
-    (BlockSpec(4, 0), 1),
+    (BlockSpec(4, 2), 1, 3),  # Chen et al.'s QLSTM circuits, QLSTM(1, 3)
+    (BlockSpec(4, 2), 2, 2),
+    (BlockSpec(3, 1, encoding="ry", entangler="ring", rotation="ry"), 2, 1),
+    (BlockSpec(5, 3, encoding="h_ry", entangler="brick", rotation="rot"), 1, 4),
+    (BlockSpec(5, 2), 1, 2),  # [x, h] zero-padded to 5 qubits
+    (BlockSpec(2, 2, encoding="rx", entangler="none", rotation="rx"), 1, 1),
+    (BlockSpec(4, 0), 1, 3),
 ]
 
 
-def _case(spec: BlockSpec, inputs: int, batch: int, steps: int, seed: int, scale: float = 1.0):
+def _case(spec: BlockSpec, inputs: int, batch: int, steps: int, seed: int, scale: float = 1.0,
+          hidden: int | None = None):
     """Leaf tensors ``(x, weights (6, ...), h0, c0)`` in float64, angles of order ``scale``."""
     gen = torch.Generator().manual_seed(seed)
     n = spec.n_qubits
+    hidden = n - inputs if hidden is None else hidden
 
     def rand(*shape, s=1.0):
         return (s * torch.randn(*shape, generator=gen, dtype=torch.float64)).requires_grad_()
 
     return (rand(batch, steps, inputs), rand(6, *spec.weight_shape, s=scale),
-            rand(batch, n - inputs, s=0.5), rand(batch, n, s=0.5))
+            rand(batch, hidden, s=0.5), rand(batch, n, s=0.5))
 
 
 def _loss(outputs, gen_seed: int = 7):
@@ -46,16 +49,17 @@ def _loss(outputs, gen_seed: int = 7):
 
 def _values_and_grads(spec, leaves, path):
     x, w, h0, c0 = leaves
-    outputs = qlstm_sequence(spec, w, x, (h0, c0), path=path)
+    outputs = qlstm_sequence(spec, w, x, (h0, c0), hidden_size=h0.shape[1], path=path)
     grads = torch.autograd.grad(_loss(outputs), [t for t in leaves if t.numel()],
                                 allow_unused=True)
     return [o.detach() for o in outputs], grads
 
 
-@pytest.mark.parametrize(("spec", "inputs"), CASES,
-                         ids=[f"{s.n_qubits}q{s.n_layers}l-{s.encoding}-in{i}" for s, i in CASES])
-def test_fused_sequence_equals_per_step_path(spec, inputs):
-    leaves = _case(spec, inputs, batch=5, steps=6, seed=spec.n_qubits + 10 * inputs)
+@pytest.mark.parametrize(("spec", "inputs", "hidden"), CASES, ids=[
+    f"{s.n_qubits}q{s.n_layers}l-{s.encoding}-{i}+{h}" for s, i, h in CASES])
+def test_fused_sequence_equals_per_step_path(spec, inputs, hidden):
+    leaves = _case(spec, inputs, batch=5, steps=6, seed=spec.n_qubits + 10 * inputs,
+                   hidden=hidden)
     fused_out, fused_grads = _values_and_grads(spec, leaves, "cpu")
     ref_out, ref_grads = _values_and_grads(spec, leaves, "reference")
     for got, want in zip(fused_out + list(fused_grads), ref_out + list(ref_grads), strict=True):
@@ -141,7 +145,8 @@ def test_auto_without_a_compiler_warns_once_and_runs_the_reference(forget_build)
     ("kwargs", "error", "match"),
     [
         ({"path": "fast"}, ValueError, "path='fast' is unknown"),
-        ({"x": torch.zeros(2, 3, 4, dtype=torch.float64)}, ValueError, "input_size=4"),
+        ({"x": torch.zeros(2, 3, 4, dtype=torch.float64)}, ValueError, "4 \\+ 0"),
+        ({"hidden_size": 4}, ValueError, "1 \\+ 4 must be"),
         ({"x": torch.zeros(2, 3, dtype=torch.float64)}, ValueError, "batch, time, input_size"),
         ({"x": torch.zeros(2, 0, 1, dtype=torch.float64)}, ValueError, "time must be >= 1"),
         ({"x": torch.full((2, 3, 1), float("nan"), dtype=torch.float64)}, ValueError, "NaN"),
@@ -158,5 +163,7 @@ def test_bad_input_is_one_clear_line(kwargs, error, match):
             "x": torch.zeros(2, 3, 1, dtype=torch.float64), **kwargs}
     path = args.pop("path", "auto")
     state = args.pop("state", None)
+    hidden = args.pop("hidden_size", None)
     with pytest.raises(error, match=match):
-        qlstm_sequence(args["spec"], args["weights"], args["x"], state, path=path)
+        qlstm_sequence(args["spec"], args["weights"], args["x"], state, hidden_size=hidden,
+                       path=path)
