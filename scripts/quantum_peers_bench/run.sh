@@ -11,7 +11,7 @@
 # that venv only, and runs compare.py there with the repository on PYTHONPATH.
 #
 # Usage: scripts/quantum_peers_bench/run.sh [VENV_DIR] [compare.py options]
-#   e.g. run.sh /tmp/venv --sizes 4,8 --repeats 10 --clock cpu --json /tmp/peers.json
+#   e.g. run.sh /tmp/venv --sizes 4,8 --repeats 10 --default-qubit --json /tmp/peers.json
 # The jit compiles take minutes (the QLSTM step under one jit: several minutes per peer).
 set -euo pipefail
 
