@@ -64,6 +64,8 @@ _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
     "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
+    "qlstm_readout": [_I32] * 2 + [_PTR] * 4,
+    "qlstm_readout_backward": [_I32] * 3 + [_PTR] * 6,
 }
 LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
@@ -93,12 +95,13 @@ class FusedQLSTM(torch.autograd.Function):
     Outputs: ``ys (B, T, n)``, ``hs (B, T, hidden_size)``, ``c_T (B, n)``.
 
     Forward: the readout matrix ``R (4**n, 6 n)`` of the six circuits (column ``c n + k``
-    the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices
-    (:func:`qrnn.sim.pauli_kernel.heisenberg`), then the time loop of :file:`recurrent.c`, which
+    the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices (:func:`_readout`),
+    then the time loop of :file:`recurrent.c`, which
     keeps :func:`record_size` values per step and sample (features and input Jacobians of
     both readouts, the gates) when any input needs a gradient. Backward: one pass back in
     time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
-    transfer matrices (:func:`qrnn.sim.pauli_kernel.heisenberg_backward`) and the angles.
+    transfer matrices and the angles (``qlstm_readout_backward`` for two layers,
+    :func:`qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
     """
 
     @staticmethod
@@ -140,7 +143,13 @@ class FusedQLSTM(torch.autograd.Function):
         if failed:
             raise RuntimeError(f"fused QLSTM backward rejected its sizes (n={n})")
         g_w = None
-        if ctx.needs_input_grad[1] and dtransfer is not None:
+        if ctx.needs_input_grad[1] and dtransfer is not None and transfer.shape[1] == 2:
+            g_w = saved.new_empty(ctx.weight_shape)
+            image, sign = ctx.layer
+            LIBRARY.function("qlstm_readout_backward", saved.dtype)(
+                transfer.shape[0], n, g_w.shape[-1], transfer.data_ptr(), dtransfer.data_ptr(),
+                _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
+        elif ctx.needs_input_grad[1] and dtransfer is not None:
             g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
             g_w = (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
         elif ctx.needs_input_grad[1]:  # no layers: the readout does not depend on them
@@ -149,19 +158,31 @@ class FusedQLSTM(torch.autograd.Function):
 
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
-    """``(R (4**n, 6 n), transfer, dtransfer or None, (image, sign))`` of the six circuits
-    (:func:`~qrnn.sim.pauli.rotation_transfer`, :func:`qrnn.sim.pauli_kernel.heisenberg`)."""
+    """``(R (4**n, 6 n), transfer, dtransfer or None, (image, sign))`` of the six circuits.
+
+    Transfer matrices (and their angle derivatives) from
+    :func:`~qrnn.sim.pauli.rotation_transfer`; two-layer circuits (QLSTM's) are read back by
+    the structured ``qlstm_readout`` of :file:`recurrent.c`, other depths by
+    :func:`qrnn.sim.pauli_kernel.heisenberg`."""
     n, dtype = spec.n_qubits, weights.dtype
-    obs = observable_rows(n, spec.wires, False, dtype)
     pairs = spec.entangler_pairs()
     layer = clifford_action(pairs, n, dtype) if pairs else (None, None)
     if spec.n_layers == 0:
+        obs = observable_rows(n, spec.wires, False, dtype)
         return obs.T.repeat(1, CIRCUITS).contiguous(), None, None, layer
     if derivative:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
     else:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights), None
-    return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
+    if spec.n_layers != 2:
+        obs = observable_rows(n, spec.wires, False, dtype)
+        return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
+    transfer = transfer.contiguous()
+    dtransfer = None if dtransfer is None else dtransfer.contiguous()
+    readout = weights.new_empty(4**n, CIRCUITS * n)
+    LIBRARY.function("qlstm_readout", dtype)(
+        CIRCUITS, n, transfer.data_ptr(), _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
+    return readout, transfer, dtransfer, layer
 
 
 def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):
