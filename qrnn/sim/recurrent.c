@@ -21,16 +21,16 @@
    (kind 0 ry, 1 rx, 2 h_ry, 3 qlstm: H, RY(atan v), RZ(atan v^2)); the features of the
    state are their Kronecker product, qubit 0 the most significant base-4 digit.
 
-   qlstm_readout (two-layer circuits): R from the rotations' Pauli transfer matrices T
-   (C, 2, n, 4, 4) (T[a, b] = Tr(P_a G P_b G^dag) / 2) and the CNOT layer (image, sign:
+   qlstm_readout (two-layer circuits): R from the weights (C, 2, n, kk) of the rotations
+   (kind 0 Rot = RZ RY RZ, kk = 3; 1 RX, 2 RY, 3 RZ, kk = 1) through their Pauli transfer
+   matrices T (C, 2, n, 4, 4) (T[a, b] = Tr(P_a G P_b G^dag) / 2) and the CNOT layer (image, sign:
    U P_s U^dag = sign[s] P_image[s]), exploiting its structure: evolved back through the
    last rotation layer, <Z_k> is X, Y or Z on qubit k (coefficients T1_k[3, 1..3]); the
    CNOT layer maps each to one signed string s_d; the first rotation layer turns each into
    the Kronecker product of rows T0_q[s_d[q], :]; the first CNOT layer permutes the sum:
    R[s, c n + k] = sign[s] sum_d beta_d kron_q T0_q[s_d[q], image[s]]. About 1000
    multiply-adds per column instead of the dense 4**n x 16 per rotation.
-   qlstm_readout_backward: the gradient of the angles, g_w (C, 2, n, kk), from that of R
-   and the transfer matrices' angle derivatives dtransfer (C, 2, n, kk, 4, 4).
+   qlstm_readout_backward: the gradient of the angles, g_w (C, 2, n, kk), from that of R.
    qlstm_forward: runs the sequence; with `saved` not NULL it also stores per (t, b) the
    record backward needs (record_size(n) values): both feature vectors, both input
    Jacobians d out / d v, the activated gates, c_{t-1} and tanh(c_t).
@@ -254,6 +254,60 @@ int SFX(qlstm_backward)(int batch, int steps, int n, int in, int hid, const REAL
     return 0;
 }
 
+/* Pauli transfer matrix of a rotation by angle a about axis (0 x, 1 y, 2 z), row-major,
+   T[a, b] = Tr(P_a G P_b G^dag) / 2, and its derivative in a. */
+static void SFX(axis_transfer)(int axis, REAL a, REAL *t, REAL *dt) {
+    REAL c = MATH(cos)(a), s = MATH(sin)(a);
+    int i = axis == 0 ? 2 : axis == 1 ? 3 : 1, j = axis == 0 ? 3 : axis == 1 ? 1 : 2;
+    memset(t, 0, sizeof(REAL) * 16);
+    memset(dt, 0, sizeof(REAL) * 16);
+    t[0] = 1;
+    t[5 * (axis + 1)] = 1;  /* the axis itself is kept */
+    t[5 * i] = c; t[5 * j] = c;      /* i -> j: (i, j) planes rotate by a */
+    t[4 * j + i] = s; t[4 * i + j] = -s;
+    dt[5 * i] = -s; dt[5 * j] = -s;
+    dt[4 * j + i] = c; dt[4 * i + j] = -c;
+}
+
+static void SFX(matmul4)(const REAL *a, const REAL *b, REAL *out) {
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++)
+            out[4 * r + c] = a[4 * r] * b[c] + a[4 * r + 1] * b[4 + c] + a[4 * r + 2] * b[8 + c]
+                             + a[4 * r + 3] * b[12 + c];
+}
+
+/* Transfer matrix t (16) of one rotation gate (kind 0 Rot(phi, theta, omega) = RZ(omega)
+   RY(theta) RZ(phi), 1 RX, 2 RY, 3 RZ) at angles w, and with dt not NULL its derivatives
+   dt (angles, 16). */
+static void SFX(gate_transfer)(int kind, const REAL *w, REAL *t, REAL *dt) {
+    REAL m[3][16], dm[3][16], tmp[16], tmp2[16];
+    if (kind != 0) {
+        SFX(axis_transfer)(kind - 1, w[0], t, dm[0]);
+        if (dt) memcpy(dt, dm[0], sizeof(REAL) * 16);
+        return;
+    }
+    SFX(axis_transfer)(2, w[0], m[0], dm[0]);
+    SFX(axis_transfer)(1, w[1], m[1], dm[1]);
+    SFX(axis_transfer)(2, w[2], m[2], dm[2]);
+    SFX(matmul4)(m[2], m[1], tmp);
+    SFX(matmul4)(tmp, m[0], t);
+    if (!dt) return;
+    SFX(matmul4)(tmp, dm[0], dt);
+    SFX(matmul4)(m[2], dm[1], tmp2);
+    SFX(matmul4)(tmp2, m[0], dt + 16);
+    SFX(matmul4)(dm[2], m[1], tmp2);
+    SFX(matmul4)(tmp2, m[0], dt + 32);
+}
+
+/* Transfer matrices (C, 2, n, 16) of all gates from weights (C, 2, n, kk), and with dt not
+   NULL their derivatives (C, 2, n, kk, 16). */
+static void SFX(all_transfers)(int circuits, int n, int kind, const REAL *w, REAL *t,
+                               REAL *dt) {
+    int kk = kind == 0 ? 3 : 1;
+    for (size_t g = 0; g < (size_t)circuits * 2 * n; g++)
+        SFX(gate_transfer)(kind, w + g * kk, t + 16 * g, dt ? dt + 16 * kk * g : NULL);
+}
+
 /* The string s_d (digits, qubit 0 first) that the CNOT layer maps onto digit d on qubit k,
    and its sign: U P_s U^dag = sign[s] P_t with t = d on qubit k, so s = inverse[t]. */
 static void SFX(landing)(int n, int k, int d, const int64_t *inverse, const REAL *sign,
@@ -267,14 +321,15 @@ static void SFX(inverse_of)(size_t dim, const int64_t *image, int64_t *inverse) 
     for (size_t s = 0; s < dim; s++) inverse[image[s]] = (int64_t)s;
 }
 
-int SFX(qlstm_readout)(int circuits, int n, const REAL *transfer, const int64_t *image,
-                       const REAL *sign, REAL *r) {
-    if (n < 1 || n > MAX_QUBITS || circuits < 1) return 1;
+int SFX(qlstm_readout)(int circuits, int n, int kind, const REAL *weights,
+                       const int64_t *image, const REAL *sign, REAL *r) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || kind < 0 || kind > 3) return 1;
     size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * n;
-    REAL *o = malloc(sizeof(REAL) * 2 * dim);
+    REAL *o = malloc(sizeof(REAL) * (2 * dim + (size_t)circuits * 2 * n * 16));
     int64_t *inverse = image ? malloc(sizeof(int64_t) * dim) : NULL;
     if (!o || (image && !inverse)) { free(o); free(inverse); return 2; }
-    REAL *p = o + dim;
+    REAL *p = o + dim, *transfer = p + dim;
+    SFX(all_transfers)(circuits, n, kind, weights, transfer, NULL);
     if (image) SFX(inverse_of)(dim, image, inverse);
     for (int c = 0; c < circuits; c++) {
         const REAL *t0 = transfer + (size_t)c * 2 * n * 16, *t1 = t0 + (size_t)n * 16;
@@ -324,18 +379,19 @@ static void SFX(kron_vjp)(int n, const REAL *vecs, const REAL *g, REAL *out, REA
     }
 }
 
-int SFX(qlstm_readout_backward)(int circuits, int n, int kk, const REAL *transfer,
-                                const REAL *dtransfer, const int64_t *image,
-                                const REAL *sign, const REAL *g_r, REAL *g_w) {
-    if (n < 1 || n > MAX_QUBITS || circuits < 1 || kk < 1) return 1;
+int SFX(qlstm_readout_backward)(int circuits, int n, int kind, const REAL *weights,
+                                const int64_t *image, const REAL *sign, const REAL *g_r,
+                                REAL *g_w) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || kind < 0 || kind > 3) return 1;
+    int kk = kind == 0 ? 3 : 1;
     size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * n;
-    REAL *g_o = malloc(sizeof(REAL) * 3 * dim);
-    REAL *g_t = malloc(sizeof(REAL) * 2 * n * 16);
+    size_t gates = (size_t)circuits * 2 * n;
+    REAL *g_o = malloc(sizeof(REAL) * (3 * dim + 2 * n * 16 + gates * 16 * (1 + kk)));
     int64_t *inverse = image ? malloc(sizeof(int64_t) * dim) : NULL;
-    if (!g_o || !g_t || (image && !inverse)) {
-        free(g_o); free(g_t); free(inverse); return 2;
-    }
-    REAL *p = g_o + dim, *buf = p + dim;
+    if (!g_o || (image && !inverse)) { free(g_o); free(inverse); return 2; }
+    REAL *p = g_o + dim, *buf = p + dim, *g_t = buf + dim, *transfer = g_t + 2 * n * 16;
+    REAL *dtransfer = transfer + gates * 16;
+    SFX(all_transfers)(circuits, n, kind, weights, transfer, dtransfer);
     if (image) SFX(inverse_of)(dim, image, inverse);
     for (int c = 0; c < circuits; c++) {
         const REAL *t0 = transfer + (size_t)c * 2 * n * 16, *t1 = t0 + (size_t)n * 16;
@@ -374,6 +430,6 @@ int SFX(qlstm_readout_backward)(int circuits, int n, int kk, const REAL *transfe
                     g_w[at * kk + j] = acc;
                 }
     }
-    free(g_o); free(g_t); free(inverse);
+    free(g_o); free(inverse);
     return 0;
 }

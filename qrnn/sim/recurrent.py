@@ -46,6 +46,8 @@ CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
 """The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
 ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
 """Encodings the kernel computes, by their code in :file:`recurrent.c`."""
+ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
+"""Rotations of the two-layer readout build in :file:`recurrent.c`, by their code."""
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
 :mod:`qrnn.sim.fused`."""
@@ -64,8 +66,8 @@ _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
     "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
-    "qlstm_readout": [_I32] * 2 + [_PTR] * 4,
-    "qlstm_readout_backward": [_I32] * 3 + [_PTR] * 6,
+    "qlstm_readout": [_I32] * 3 + [_PTR] * 4,
+    "qlstm_readout_backward": [_I32] * 3 + [_PTR] * 5,
 }
 LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
@@ -109,6 +111,7 @@ class FusedQLSTM(torch.autograd.Function):
         batch, steps, inputs = x.shape
         n, hidden = spec.n_qubits, h0.shape[1]
         grad_w = ctx.needs_input_grad[1] and spec.n_layers > 0
+        weights = weights.contiguous()
         readout, transfer, dtransfer, layer = _readout(spec, weights, grad_w)
         x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
         ys, hs = x.new_empty(batch, steps, n), x.new_empty(batch, steps, hidden)
@@ -123,14 +126,14 @@ class FusedQLSTM(torch.autograd.Function):
         if failed:
             raise MemoryError(f"fused QLSTM kernel could not allocate its scratch (n={n})")
         if train:
-            ctx.save_for_backward(saved, readout, transfer, dtransfer)
-            ctx.layer, ctx.sizes = layer, (batch, steps, n, inputs, hidden)
-            ctx.weight_shape = weights.shape
+            ctx.save_for_backward(saved, readout, weights, transfer, dtransfer)
+            ctx.layer, ctx.sizes, ctx.spec = layer, (batch, steps, n, inputs, hidden), spec
         return ys, hs, c_out
 
     @staticmethod
     def backward(ctx, g_ys, g_hs, g_c):
-        saved, readout, transfer, dtransfer = ctx.saved_tensors
+        saved, readout, weights, transfer, dtransfer = ctx.saved_tensors
+        spec = ctx.spec
         batch, steps, n, inputs, hidden = ctx.sizes
         g_x = saved.new_empty(batch, steps, inputs)
         g_r = torch.zeros_like(readout)
@@ -143,46 +146,46 @@ class FusedQLSTM(torch.autograd.Function):
         if failed:
             raise RuntimeError(f"fused QLSTM backward rejected its sizes (n={n})")
         g_w = None
-        if ctx.needs_input_grad[1] and dtransfer is not None and transfer.shape[1] == 2:
-            g_w = saved.new_empty(ctx.weight_shape)
+        if not ctx.needs_input_grad[1]:
+            pass
+        elif spec.n_layers == 2:
+            g_w = torch.empty_like(weights)
             image, sign = ctx.layer
             LIBRARY.function("qlstm_readout_backward", saved.dtype)(
-                transfer.shape[0], n, g_w.shape[-1], transfer.data_ptr(), dtransfer.data_ptr(),
-                _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
-        elif ctx.needs_input_grad[1] and dtransfer is not None:
+                CIRCUITS, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(image),
+                _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
+        elif spec.n_layers > 0:
             g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
             g_w = (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
-        elif ctx.needs_input_grad[1]:  # no layers: the readout does not depend on them
-            g_w = saved.new_zeros(ctx.weight_shape)
+        else:  # no layers: the readout does not depend on the (empty) weights
+            g_w = torch.zeros_like(weights)
         return g_x, g_w, g_h0, g_c0, None
 
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
-    """``(R (4**n, 6 n), transfer, dtransfer or None, (image, sign))`` of the six circuits.
+    """``(R (4**n, 6 n), transfer, dtransfer, (image, sign))`` of the six circuits.
 
-    Transfer matrices (and their angle derivatives) from
-    :func:`~qrnn.sim.pauli.rotation_transfer`; two-layer circuits (QLSTM's) are read back by
-    the structured ``qlstm_readout`` of :file:`recurrent.c`, other depths by
-    :func:`qrnn.sim.pauli_kernel.heisenberg`."""
+    Two-layer circuits (QLSTM's) are built from the angles by the structured
+    ``qlstm_readout`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    recomputes them); other depths by :func:`qrnn.sim.pauli_kernel.heisenberg` from
+    :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
     n, dtype = spec.n_qubits, weights.dtype
     pairs = spec.entangler_pairs()
     layer = clifford_action(pairs, n, dtype) if pairs else (None, None)
+    obs = observable_rows(n, spec.wires, False, dtype)
     if spec.n_layers == 0:
-        obs = observable_rows(n, spec.wires, False, dtype)
         return obs.T.repeat(1, CIRCUITS).contiguous(), None, None, layer
+    if spec.n_layers == 2:
+        readout = weights.new_empty(4**n, CIRCUITS * n)
+        LIBRARY.function("qlstm_readout", dtype)(
+            CIRCUITS, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(layer[0]),
+            _ptr(layer[1]), readout.data_ptr())
+        return readout, None, None, layer
     if derivative:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
     else:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights), None
-    if spec.n_layers != 2:
-        obs = observable_rows(n, spec.wires, False, dtype)
-        return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
-    transfer = transfer.contiguous()
-    dtransfer = None if dtransfer is None else dtransfer.contiguous()
-    readout = weights.new_empty(4**n, CIRCUITS * n)
-    LIBRARY.function("qlstm_readout", dtype)(
-        CIRCUITS, n, transfer.data_ptr(), _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
-    return readout, transfer, dtransfer, layer
+    return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
 
 
 def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):

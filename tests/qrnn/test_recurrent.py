@@ -20,6 +20,8 @@ CASES = [
     (BlockSpec(4, 2), 1, 3),  # Chen et al.'s QLSTM circuits, QLSTM(1, 3)
     (BlockSpec(4, 2), 2, 2),
     (BlockSpec(3, 1, encoding="ry", entangler="ring", rotation="ry"), 2, 1),
+    (BlockSpec(3, 2, encoding="ry", entangler="ring", rotation="ry"), 1, 2),
+    (BlockSpec(4, 2, encoding="h_ry", entangler="brick", rotation="rz"), 1, 3),
     (BlockSpec(5, 3, encoding="h_ry", entangler="brick", rotation="rot"), 1, 4),
     (BlockSpec(5, 2), 1, 2),  # [x, h] zero-padded to 5 qubits
     (BlockSpec(2, 2, encoding="rx", entangler="none", rotation="rx"), 1, 1),
