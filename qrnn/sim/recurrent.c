@@ -112,6 +112,23 @@ static void SFX(contract)(size_t rows, int m, const REAL *restrict src, size_t l
     }
 }
 
+/* contract with two vectors at once (the value and a new derivative slot read the same
+   rows): dst[e, j] = sum_d v[d] src[d * rows + e, j], dst2 likewise with w. */
+static void SFX(contract2)(size_t rows, int m, const REAL *restrict src, size_t ld,
+                           const REAL *restrict v, const REAL *restrict w,
+                           REAL *restrict dst, REAL *restrict dst2) {
+    for (size_t e = 0; e < rows; e++) {
+        const REAL *s0 = src + e * ld, *s1 = s0 + rows * ld, *s2 = s1 + rows * ld;
+        const REAL *s3 = s2 + rows * ld;
+        REAL *d = dst + e * m, *d2 = dst2 + e * m;
+        for (int j = 0; j < m; j++) {
+            REAL a0 = s0[j], a1 = s1[j], a2 = s2[j], a3 = s3[j];
+            d[j] = v[0] * a0 + v[1] * a1 + v[2] * a2 + v[3] * a3;
+            d2[j] = w[0] * a0 + w[1] * a1 + w[2] * a2 + w[3] * a3;
+        }
+    }
+}
+
 /* One readout of m columns of r (row stride ldr) at inputs v (n values): out (m); with jac
    not NULL also jac (n, m) = d out / d v and feats (4**n). buf holds 2 (n + 1) 4**(n-1) m.
    R is contracted one qubit at a time; the 1 + n products (value and one derivative slot
@@ -129,13 +146,17 @@ static void SFX(readout)(int n, int m, int kind, const REAL *v, const REAL *r, s
     for (int q = 0; q < n; q++) {
         rows /= 4;
         int last = q == n - 1;
-        for (int k = 0; k < live + (jac != NULL); k++) {
-            int from = k == live ? 0 : k;  /* the new derivative slot reads partial 0 */
-            const REAL *src = q == 0 ? r : cur + from * 4 * rows * m;
-            size_t ld = q == 0 ? ldr : (size_t)m;
-            REAL *to = !last ? next + k * rows * m : k == 0 ? out : jac + (size_t)(k - 1) * m;
-            SFX(contract)(rows, m, src, ld, (k == live ? dvecs : vecs) + 4 * q, to);
-        }
+        size_t ld = q == 0 ? ldr : (size_t)m;
+        REAL *to[MAX_QUBITS + 1];
+        for (int k = 0; k <= live; k++)
+            to[k] = !last ? next + k * rows * m : k == 0 ? out : jac + (size_t)(k - 1) * m;
+        for (int k = 1; k < live; k++)  /* derivative slots of earlier qubits */
+            SFX(contract)(rows, m, cur + k * 4 * rows * m, ld, vecs + 4 * q, to[k]);
+        const REAL *src = q == 0 ? r : cur;  /* partial 0: the value, and slot q's source */
+        if (jac)
+            SFX(contract2)(rows, m, src, ld, vecs + 4 * q, dvecs + 4 * q, to[0], to[live]);
+        else
+            SFX(contract)(rows, m, src, ld, vecs + 4 * q, to[0]);
         if (jac) live++;
         REAL *t = cur; cur = next; next = t;
     }
