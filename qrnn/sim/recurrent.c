@@ -21,7 +21,8 @@
    (kind 0 ry, 1 rx, 2 h_ry, 3 qlstm: H, RY(atan v), RZ(atan v^2)); the features of the
    state are their Kronecker product, qubit 0 the most significant base-4 digit.
 
-   qlstm_readout (two-layer circuits): R from the weights (C, 2, n, kk) of the rotations
+   readout2 (two-layer circuits, <Z> of qubits 0..m-1): R (4**n, C m) from the weights
+   (C, 2, n, kk) of the rotations
    (kind 0 Rot = RZ RY RZ, kk = 3; 1 RX, 2 RY, 3 RZ, kk = 1) through their Pauli transfer
    matrices T (C, 2, n, 4, 4) (T[a, b] = Tr(P_a G P_b G^dag) / 2) and the CNOT layer (image, sign:
    U P_s U^dag = sign[s] P_image[s]), exploiting its structure: evolved back through the
@@ -30,7 +31,7 @@
    the Kronecker product of rows T0_q[s_d[q], :]; the first CNOT layer permutes the sum:
    R[s, c n + k] = sign[s] sum_d beta_d kron_q T0_q[s_d[q], image[s]]. About 1000
    multiply-adds per column instead of the dense 4**n x 16 per rotation.
-   qlstm_readout_backward: the gradient of the angles, g_w (C, 2, n, kk), from that of R.
+   readout2_backward: the gradient of the angles, g_w (C, 2, n, kk), from that of R.
    qlstm_forward: runs the sequence; with `saved` not NULL it also stores per (t, b) the
    record backward needs (record_size(n) values): both feature vectors, both input
    Jacobians d out / d v, the activated gates, c_{t-1} and tanh(c_t).
@@ -342,10 +343,11 @@ static void SFX(inverse_of)(size_t dim, const int64_t *image, int64_t *inverse) 
     for (size_t s = 0; s < dim; s++) inverse[image[s]] = (int64_t)s;
 }
 
-int SFX(qlstm_readout)(int circuits, int n, int kind, const REAL *weights,
-                       const int64_t *image, const REAL *sign, REAL *r) {
-    if (n < 1 || n > MAX_QUBITS || circuits < 1 || kind < 0 || kind > 3) return 1;
-    size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * n;
+int SFX(readout2)(int circuits, int n, int m, int kind, const REAL *weights,
+                   const int64_t *image, const REAL *sign, REAL *r) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || m < 1 || m > n || kind < 0 || kind > 3)
+        return 1;
+    size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
     REAL *o = malloc(sizeof(REAL) * (2 * dim + (size_t)circuits * 2 * n * 16));
     int64_t *inverse = image ? malloc(sizeof(int64_t) * dim) : NULL;
     if (!o || (image && !inverse)) { free(o); free(inverse); return 2; }
@@ -354,7 +356,7 @@ int SFX(qlstm_readout)(int circuits, int n, int kind, const REAL *weights,
     if (image) SFX(inverse_of)(dim, image, inverse);
     for (int c = 0; c < circuits; c++) {
         const REAL *t0 = transfer + (size_t)c * 2 * n * 16, *t1 = t0 + (size_t)n * 16;
-        for (int k = 0; k < n; k++) {
+        for (int k = 0; k < m; k++) {
             memset(o, 0, sizeof(REAL) * dim);
             for (int d = 1; d < 4; d++) {
                 int digits[MAX_QUBITS];
@@ -366,7 +368,7 @@ int SFX(qlstm_readout)(int circuits, int n, int kind, const REAL *weights,
                 SFX(kron)(n, vecs, p);
                 for (size_t i = 0; i < dim; i++) o[i] += beta * p[i];
             }
-            REAL *col = r + (size_t)c * n + k;
+            REAL *col = r + (size_t)c * m + k;
             for (size_t s = 0; s < dim; s++)
                 col[s * width] = image ? o[image[s]] * sign[s] : o[s];
         }
@@ -400,12 +402,13 @@ static void SFX(kron_vjp)(int n, const REAL *vecs, const REAL *g, REAL *out, REA
     }
 }
 
-int SFX(qlstm_readout_backward)(int circuits, int n, int kind, const REAL *weights,
-                                const int64_t *image, const REAL *sign, const REAL *g_r,
-                                REAL *g_w) {
-    if (n < 1 || n > MAX_QUBITS || circuits < 1 || kind < 0 || kind > 3) return 1;
+int SFX(readout2_backward)(int circuits, int n, int m, int kind, const REAL *weights,
+                            const int64_t *image, const REAL *sign, const REAL *g_r,
+                            REAL *g_w) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || m < 1 || m > n || kind < 0 || kind > 3)
+        return 1;
     int kk = kind == 0 ? 3 : 1;
-    size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * n;
+    size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
     size_t gates = (size_t)circuits * 2 * n;
     REAL *g_o = malloc(sizeof(REAL) * (3 * dim + 2 * n * 16 + gates * 16 * (1 + kk)));
     int64_t *inverse = image ? malloc(sizeof(int64_t) * dim) : NULL;
@@ -418,8 +421,8 @@ int SFX(qlstm_readout_backward)(int circuits, int n, int kind, const REAL *weigh
         const REAL *t0 = transfer + (size_t)c * 2 * n * 16, *t1 = t0 + (size_t)n * 16;
         memset(g_t, 0, sizeof(REAL) * 2 * n * 16);
         REAL *g_t0 = g_t, *g_t1 = g_t + (size_t)n * 16;
-        for (int k = 0; k < n; k++) {
-            const REAL *col = g_r + (size_t)c * n + k;
+        for (int k = 0; k < m; k++) {
+            const REAL *col = g_r + (size_t)c * m + k;
             for (size_t s = 0; s < dim; s++) {  /* undo the first CNOT layer */
                 if (image) g_o[image[s]] = col[s * width] * sign[s];
                 else g_o[s] = col[s * width];

@@ -66,8 +66,8 @@ _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
     "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
-    "qlstm_readout": [_I32] * 3 + [_PTR] * 4,
-    "qlstm_readout_backward": [_I32] * 3 + [_PTR] * 5,
+    "readout2": [_I32] * 4 + [_PTR] * 4,
+    "readout2_backward": [_I32] * 4 + [_PTR] * 5,
 }
 LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
@@ -102,7 +102,7 @@ class FusedQLSTM(torch.autograd.Function):
     keeps :func:`record_size` values per step and sample (features and input Jacobians of
     both readouts, the gates) when any input needs a gradient. Backward: one pass back in
     time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
-    transfer matrices and the angles (``qlstm_readout_backward`` for two layers,
+    transfer matrices and the angles (``readout2_backward`` for two layers,
     :func:`qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
     """
 
@@ -151,8 +151,8 @@ class FusedQLSTM(torch.autograd.Function):
         elif spec.n_layers == 2:
             g_w = torch.empty_like(weights)
             image, sign = ctx.layer
-            LIBRARY.function("qlstm_readout_backward", saved.dtype)(
-                CIRCUITS, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(image),
+            LIBRARY.function("readout2_backward", saved.dtype)(
+                CIRCUITS, n, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(image),
                 _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
         elif spec.n_layers > 0:
             g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
@@ -166,7 +166,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     """``(R (4**n, 6 n), transfer, dtransfer, (image, sign))`` of the six circuits.
 
     Two-layer circuits (QLSTM's) are built from the angles by the structured
-    ``qlstm_readout`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
     recomputes them); other depths by :func:`qrnn.sim.pauli_kernel.heisenberg` from
     :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
     n, dtype = spec.n_qubits, weights.dtype
@@ -177,8 +177,8 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
         return obs.T.repeat(1, CIRCUITS).contiguous(), None, None, layer
     if spec.n_layers == 2:
         readout = weights.new_empty(4**n, CIRCUITS * n)
-        LIBRARY.function("qlstm_readout", dtype)(
-            CIRCUITS, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(layer[0]),
+        LIBRARY.function("readout2", dtype)(
+            CIRCUITS, n, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(layer[0]),
             _ptr(layer[1]), readout.data_ptr())
         return readout, None, None, layer
     if derivative:
