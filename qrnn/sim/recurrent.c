@@ -457,3 +457,4 @@ int SFX(readout2_backward)(int circuits, int n, int m, int kind, const REAL *wei
     free(g_o); free(inverse);
     return 0;
 }
+

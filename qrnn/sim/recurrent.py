@@ -51,14 +51,15 @@ ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
 :mod:`qrnn.sim.fused`."""
-_SOURCE = Path(__file__).with_name("recurrent.c")
+_SOURCES = [Path(__file__).with_name(name) for name in ("recurrent.c", "recurrent_gated.c")]
 _FLOAT = "#define REAL float\n#define SFX(name) name##_f32\n#define MATH(fn) fn##f\n"
 _UNDEF = "\n#undef REAL\n#undef SFX\n#undef MATH\n"
 
 
 def _source() -> str:
-    """The C text: a float32 copy of :file:`recurrent.c`, then the file as written (float64)."""
-    text = _SOURCE.read_text()
+    """The C text: a float32 copy of :file:`recurrent.c` and :file:`recurrent_gated.c`, then
+    the files as written (float64)."""
+    text = "\n".join(path.read_text() for path in _SOURCES)
     return _FLOAT + text + _UNDEF + text
 
 
@@ -68,6 +69,8 @@ _SIGNATURES = {
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
     "readout2": [_I32] * 4 + [_PTR] * 4,
     "readout2_backward": [_I32] * 4 + [_PTR] * 5,
+    "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
+    "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
 }
 LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
@@ -146,46 +149,57 @@ class FusedQLSTM(torch.autograd.Function):
         if failed:
             raise RuntimeError(f"fused QLSTM backward rejected its sizes (n={n})")
         g_w = None
-        if not ctx.needs_input_grad[1]:
-            pass
-        elif spec.n_layers == 2:
-            g_w = torch.empty_like(weights)
-            image, sign = ctx.layer
-            LIBRARY.function("readout2_backward", saved.dtype)(
-                CIRCUITS, n, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(image),
-                _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
-        elif spec.n_layers > 0:
-            g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
-            g_w = (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
-        else:  # no layers: the readout does not depend on the (empty) weights
-            g_w = torch.zeros_like(weights)
+        if ctx.needs_input_grad[1]:
+            g_w = readout_weight_grad(ctx, spec, weights, readout, transfer, dtransfer, g_r)
         return g_x, g_w, g_h0, g_c0, None
 
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
-    """``(R (4**n, 6 n), transfer, dtransfer, (image, sign))`` of the six circuits.
+    """``(R (4**n, C m), transfer, dtransfer, (image, sign))`` of C circuits (``weights``
+    ``(C, *spec.weight_shape)``, contiguous) reading ``m = len(spec.wires)`` values each.
 
-    Two-layer circuits (QLSTM's) are built from the angles by the structured
-    ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
-    recomputes them); other depths by :func:`qrnn.sim.pauli_kernel.heisenberg` from
+    Two-layer circuits that read qubits ``0..m-1`` are built from the angles by the
+    structured ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    recomputes them); others by :func:`qrnn.sim.pauli_kernel.heisenberg` from
     :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
-    n, dtype = spec.n_qubits, weights.dtype
+    n, dtype, circuits = spec.n_qubits, weights.dtype, weights.shape[0]
+    wires = spec.wires
     pairs = spec.entangler_pairs()
     layer = clifford_action(pairs, n, dtype) if pairs else (None, None)
-    obs = observable_rows(n, spec.wires, False, dtype)
+    obs = observable_rows(n, wires, False, dtype)
     if spec.n_layers == 0:
-        return obs.T.repeat(1, CIRCUITS).contiguous(), None, None, layer
-    if spec.n_layers == 2:
-        readout = weights.new_empty(4**n, CIRCUITS * n)
+        return obs.T.repeat(1, circuits).contiguous(), None, None, layer
+    if structured(spec):
+        readout = weights.new_empty(4**n, circuits * len(wires))
         LIBRARY.function("readout2", dtype)(
-            CIRCUITS, n, n, ROTATION_CODES[spec.rotation], weights.data_ptr(), _ptr(layer[0]),
-            _ptr(layer[1]), readout.data_ptr())
+            circuits, n, len(wires), ROTATION_CODES[spec.rotation], weights.data_ptr(),
+            _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
         return readout, None, None, layer
     if derivative:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
     else:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights), None
     return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
+
+
+def structured(spec: BlockSpec) -> bool:
+    """Whether :func:`_readout` builds ``spec``'s readout with the structured C kernel."""
+    return spec.n_layers == 2 and spec.wires == tuple(range(len(spec.wires)))
+
+
+def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtransfer, g_r):
+    """The angles' gradient ``(C, *spec.weight_shape)`` from the readout's ``g_r``."""
+    if spec.n_layers == 0:  # the readout does not depend on the (empty) weights
+        return torch.zeros_like(weights)
+    if structured(spec):
+        g_w = torch.empty_like(weights)
+        image, sign = ctx.layer
+        LIBRARY.function("readout2_backward", weights.dtype)(
+            weights.shape[0], spec.n_qubits, len(spec.wires), ROTATION_CODES[spec.rotation],
+            weights.data_ptr(), _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
+        return g_w
+    g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
+    return (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
 
 
 def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):
@@ -240,8 +254,8 @@ def resolve_path(path: str, x: Tensor) -> str:
         if LIBRARY.available() and pauli_kernel.available():
             return "cpu"
         reason = LIBRARY.error or pauli_kernel.LIBRARY.error
-        cpu_build.warn_once("recurrent", f"the fused QLSTM kernel is unavailable ({reason}); "
-                            "the QLSTM runs its per-step torch path")
+        cpu_build.warn_once("recurrent", f"the fused recurrent quantum kernels are unavailable "
+                            f"({reason}); the quantum cells run their per-step torch path")
         return REFERENCE
     if path == "cpu":
         LIBRARY.require()

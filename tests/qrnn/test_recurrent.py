@@ -135,7 +135,7 @@ def test_auto_without_a_compiler_warns_once_and_runs_the_reference(forget_build)
     x, w, _, _ = (t.detach() for t in _case(spec, 1, batch=3, steps=4, seed=17))
     want = qlstm_sequence(spec, w, x, path="reference")
     forget_build(recurrent.LIBRARY, "no C compiler found (tried $CC, cc, gcc, clang)")
-    with pytest.warns(RuntimeWarning, match="fused QLSTM kernel is unavailable"):
+    with pytest.warns(RuntimeWarning, match="fused recurrent quantum kernels are unavailable"):
         got = qlstm_sequence(spec, w, x)
     for a, b in zip(got, want, strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
