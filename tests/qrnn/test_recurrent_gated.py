@@ -74,3 +74,13 @@ def test_bad_input_is_one_clear_line(kwargs, match):
     with pytest.raises(ValueError, match=match):
         gated_sequence(args["spec"], args["weights"], args["x"], args["h0"], cell=args["cell"],
                        path=args["path"])
+
+
+@pytest.mark.parametrize("cell", ["gru", "elman"])
+def test_float32_fused_gated_close_to_float64(cell):
+    spec = BlockSpec(4, 2, measured=(0, 1, 2))
+    x, w, h0 = (t.detach() for t in _leaves(spec, cell, 1, seed=8))
+    want = gated_sequence(spec, w, x, h0, cell=cell, path="cpu")
+    got = gated_sequence(spec, w.float(), x.float(), h0.float(), cell=cell, path="cpu")
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), want, rtol=0, atol=1e-5)
