@@ -1,4 +1,8 @@
-"""The ``qrnn`` command: tasks, models, train, compare, report, bench."""
+"""The ``qrnn`` command: tasks, models, train, compare, report, store, bench.
+
+Only the standard library is imported before the arguments are parsed, so ``--help`` and the
+listings answer at once; each command imports what it needs.
+"""
 
 from __future__ import annotations
 
@@ -35,10 +39,12 @@ def _options(pairs: list[str] | None) -> dict:
     return out
 
 
-def _store(path: str | None):
+def _store(path: str | None, readonly: bool = False):
+    """The results store: checked (integrity, schema, writable) before any work starts;
+    ``readonly`` never creates or writes it."""
     from experiments.store import Store
 
-    return Store(path)
+    return Store(path, readonly=readonly)
 
 
 def cmd_tasks(args) -> int:
@@ -85,7 +91,8 @@ def _train_overrides(args) -> dict:
 
 
 def cmd_train(args) -> int:
-    from experiments.runner import RunSpec, execute
+    from experiments.runner import RunSpec
+    from experiments.sweep import sweep
 
     options = {}
     if args.corpus is not None:
@@ -95,11 +102,11 @@ def cmd_train(args) -> int:
                    train=_train_overrides(args), task_options=options,
                    options=_options(args.option)).resolved()
     with _store(args.store) as store:
-        run = None if args.force else store.get(*spec.key())
-        cached = run is not None
-        if run is None:
-            run = execute(spec, quiet=args.quiet)
-            store.put(run)
+        report = sweep([spec], store, force=args.force, quiet=args.quiet)
+    if report.failed:
+        raise ValueError(report.failed[0][1])
+    cached = not report.computed
+    run = report.reused[0] if cached else report.computed[0]
     out = {"model": run.model, "task": run.task, "size": run.size, "seed": run.seed,
            "backend": run.backend, "metric": run.metric, "value": run.value,
            "metrics": run.metrics, "params": run.params, "epochs": run.epochs,
@@ -115,10 +122,26 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _executor(args):
+    """None (this process), a local spawn-process pool, or a Dask cluster."""
+    if args.scheduler:
+        from experiments.sweep import dask_executor
+
+        return dask_executor(args.scheduler, args.scheduler_timeout)
+    if args.workers > 1:
+        import concurrent.futures as cf
+        import multiprocessing
+
+        # spawn, not fork: a forked child inherits torch's thread pools in a broken state
+        return cf.ProcessPoolExecutor(args.workers,
+                                      mp_context=multiprocessing.get_context("spawn"))
+    return None
+
+
 def cmd_compare(args) -> int:
     from experiments.report import aggregate, text_table, write_report
     from experiments.suites import suite
-    from experiments.sweep import dask_executor, suite_grid, sweep
+    from experiments.sweep import suite_grid, sweep
 
     s = suite(args.suite)
     seeds = range(args.seeds if args.seeds is not None else s.seeds)
@@ -128,16 +151,12 @@ def cmd_compare(args) -> int:
     if not specs:
         raise ValueError(f"suite {s.name!r} selects no runs (its entries: "
                          f"{', '.join(s.models) or 'none yet'})")
-    executor = None
-    if args.scheduler:
-        executor = dask_executor(args.scheduler)
-    elif args.workers > 1:
-        import concurrent.futures as cf
-        import multiprocessing
-
-        # spawn, not fork: a forked child inherits torch's thread pools in a broken state
-        executor = cf.ProcessPoolExecutor(args.workers,
-                                          mp_context=multiprocessing.get_context("spawn"))
+    store = _store(args.store)  # checked before waiting for a scheduler or workers
+    try:
+        executor = _executor(args)
+    except BaseException:
+        store.close()
+        raise
     total = len(specs)
     done = [0]
 
@@ -150,7 +169,7 @@ def cmd_compare(args) -> int:
             note = " (stored)" if kind == "reused" else f" {payload.seconds:.1f} s"
             print(f"{label}: {payload.metric} {payload.value:.4g}{note}", file=sys.stderr)
 
-    with _store(args.store) as store:
+    with store:
         try:
             report = sweep(specs, store, executor=executor, force=args.force, on_event=on_event)
         except KeyboardInterrupt:
@@ -175,15 +194,47 @@ def cmd_compare(args) -> int:
 def cmd_report(args) -> int:
     from experiments.report import aggregate, text_table, update_readme, write_report
 
-    with _store(args.store) as store:
+    with _store(args.store, readonly=True) as store:
         runs = store.runs(models=_csv(args.models), tasks=_csv(args.tasks), size=args.size)
+        if args.readme:
+            suite_runs = _suite_runs(store, args.suite)
     if not runs:
-        raise ValueError(f"no stored runs match in {args.store or 'the default store'}")
+        raise ValueError(f"no stored runs match in {store.path}")
     print(text_table(aggregate(runs)))
     print(f"\nreport: {write_report(runs, args.out)}")
     if args.readme:
-        update_readme(args.readme, runs)
-        print(f"results table updated in {args.readme}")
+        update_readme(args.readme, suite_runs)
+        print(f"results table in {args.readme} updated from the {len(suite_runs)} runs of the "
+              f"{args.suite} suite")
+    return 0
+
+
+def _suite_runs(store, name: str) -> list:
+    """The stored runs of suite ``name`` at its default settings (ad-hoc runs left out)."""
+    from experiments.suites import suite
+    from experiments.sweep import suite_grid
+
+    s = suite(name)
+    keys = {spec.key() for spec in suite_grid(s, range(s.seeds))}
+    runs = [r for r in store.runs(size=s.size) if (r.config_hash, r.seed) in keys]
+    if not runs:
+        raise ValueError(f"no runs of the {name} suite in {store.path}; run `qrnn compare "
+                         f"--suite {name}` first (the README table holds that suite only)")
+    return runs
+
+
+def cmd_store(args) -> int:
+    from experiments.store import Store, default_path, recover
+
+    if args.action == "check":
+        with Store(args.path, readonly=True) as store:
+            count = len(store.runs())
+        print(f"{store.path}: intact, {count} runs")
+        return 0
+    if args.target is None:
+        raise ValueError("qrnn store recover needs a target: qrnn store recover BROKEN NEW")
+    copied, lost = recover(args.path or default_path(), args.target)
+    print(f"{copied} runs copied into {args.target}; {lost} unreadable")
     return 0
 
 
@@ -260,16 +311,29 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default="qrnn-report", help="report folder (default: qrnn-report)")
     c.add_argument("--workers", type=_positive, default=1, help="local worker processes")
     c.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
+    c.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="how long to wait for the scheduler to answer (default: 10)")
     _common_train(c)
     c.set_defaults(func=cmd_compare)
     r = sub.add_parser("report", help="table and Markdown report from the results store")
-    r.add_argument("--store")
+    r.add_argument("--store", help="results database, opened read-only (default: "
+                   "$QRNN_STORE or ./qrnn-results.sqlite)")
     r.add_argument("--out", default="qrnn-report")
     r.add_argument("--models")
     r.add_argument("--tasks")
     r.add_argument("--size", choices=("quick", "full"))
-    r.add_argument("--readme", help="also rewrite the results table in this README")
+    r.add_argument("--readme", help="also rewrite the results table in this README (from the "
+                   "runs of --suite only)")
+    r.add_argument("--suite", default="quick",
+                   help="the suite whose runs make the README table (default: quick)")
     r.set_defaults(func=cmd_report)
+    st = sub.add_parser("store", help="check a results store, or copy the readable runs of a "
+                        "damaged one into a new store")
+    st.add_argument("action", choices=("check", "recover"))
+    st.add_argument("path", nargs="?", help="the store (default: $QRNN_STORE or "
+                    "./qrnn-results.sqlite)")
+    st.add_argument("target", nargs="?", help="recover: the new store to write")
+    st.set_defaults(func=cmd_store)
     b = sub.add_parser("bench", help="speed benchmarks (JSON + table)")
     b.add_argument("family", choices=sorted(BENCHES))
     b.add_argument("--quick", action="store_true", help="reduced set (< 1 minute)")
@@ -280,9 +344,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from experiments.tasks import TaskUnavailable
-
     args = parser().parse_args(argv)
+    from experiments.tasks.catalog import TaskUnavailable
+
     try:
         return args.func(args)
     except (ValueError, TypeError, TaskUnavailable, FloatingPointError) as exc:

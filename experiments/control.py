@@ -1,10 +1,13 @@
 """Policy-gradient training of recurrent policies on gymnasium environments.
 
 REINFORCE with a learned baseline (the value head of
-:class:`experiments.models.SequenceModel`, fitted to the episode's discounted returns
-normalised to zero mean and unit deviation): one "epoch" is one training episode; the
-policy runs one step at a time, carrying its recurrent state. The score is the mean return of
-``eval_episodes`` greedy episodes with their own seeds.
+:class:`experiments.heads.SequenceModel`): one "epoch" is one update from ``batch_size``
+episodes run side by side, the policy stepping all of them at once (one model call per time
+step with a batch of observations, each episode carrying its own recurrent state; a finished
+episode's row keeps stepping but is masked out). Returns are discounted, normalised over the
+batch's steps to zero mean and unit deviation, and the value head is fitted to them. The
+score is the mean return of ``eval_episodes`` greedy episodes with their own seeds, run
+side by side the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -19,88 +23,131 @@ from experiments.tasks import TaskData
 
 GAMMA = 0.99
 ENTROPY = 0.01
+EVAL_BATCH = 100
+"""Greedy evaluation episodes stepped side by side (a larger count runs in several rounds)."""
 
 
-def _episode(model, env, seed: int, greedy: bool, gen: torch.Generator | None, dtype,
+def _rollout(model, envs, seeds: list[int], greedy: bool, gen: torch.Generator | None, dtype,
              max_steps: int):
-    obs, _ = env.reset(seed=seed)
+    """Run one episode per environment in lockstep. Returns ``(log_probs, values, entropies,
+    rewards, alive)``, each ``(steps, n)`` (the first three empty when ``greedy``); ``alive``
+    marks the steps each episode really took."""
+    obs = [env.reset(seed=s)[0] for env, s in zip(envs, seeds, strict=True)]
+    n = len(envs)
+    done = [False] * n
     state = None
-    log_probs, values, entropies, rewards = [], [], [], []
+    log_probs, values, entropies, rewards, alive = [], [], [], [], []
     for _ in range(max_steps):
-        x = torch.as_tensor(obs, dtype=dtype).view(1, 1, -1)
+        x = torch.as_tensor(np.stack(obs), dtype=dtype).view(n, 1, -1)
         logits, value, state = model(x, state=state)
-        logits = logits[0, -1]
+        logits = logits[:, -1]
         if greedy:
-            action = int(logits.argmax())
+            actions = logits.argmax(-1)
         else:
             probs = F.softmax(logits, -1)
-            action = int(torch.multinomial(probs, 1, generator=gen))
+            actions = torch.multinomial(probs, 1, generator=gen)[:, 0]
             log_p = F.log_softmax(logits, -1)
-            log_probs.append(log_p[action])
-            entropies.append(-(probs * log_p).sum())
-            values.append(value[0, -1])
-        obs, reward, terminated, truncated, _ = env.step(action)
-        rewards.append(float(reward))
-        if terminated or truncated:
+            log_probs.append(log_p.gather(1, actions[:, None])[:, 0])
+            entropies.append(-(probs * log_p).sum(-1))
+            values.append(value[:, -1])
+        alive.append(torch.tensor([not d for d in done]))
+        step_rewards = []
+        for k, env in enumerate(envs):
+            if done[k]:
+                step_rewards.append(0.0)
+                continue
+            obs[k], reward, terminated, truncated, _ = env.step(int(actions[k]))
+            step_rewards.append(float(reward))
+            done[k] = terminated or truncated
+        rewards.append(torch.tensor(step_rewards, dtype=dtype))
+        if all(done):
             break
-    return log_probs, values, entropies, rewards
+    if greedy:
+        return torch.empty(0), torch.empty(0), torch.empty(0), torch.stack(rewards), \
+            torch.stack(alive)
+    return (torch.stack(log_probs), torch.stack(values), torch.stack(entropies),
+            torch.stack(rewards), torch.stack(alive))
+
+
+def _make_envs(task: TaskData, n: int) -> list:
+    return [task.make_env() for _ in range(n)]
 
 
 def evaluate_policy(model, task: TaskData, seed: int, episodes: int, dtype=torch.float32
                     ) -> float:
     """Mean return of ``episodes`` greedy episodes (environment seeds from ``seed``)."""
-    env = task.make_env()
-    try:
-        with torch.no_grad():
-            returns = [sum(_episode(model, env, 10_000 + seed * 1000 + k, True, None, dtype,
-                                    task.info["max_steps"])[3]) for k in range(episodes)]
-    finally:
-        env.close()
+    returns = []
+    with torch.no_grad():
+        for lo in range(0, episodes, EVAL_BATCH):
+            count = min(EVAL_BATCH, episodes - lo)
+            envs = _make_envs(task, count)
+            try:
+                seeds = [10_000 + seed * 1000 + lo + k for k in range(count)]
+                *_, rewards, _alive = _rollout(model, envs, seeds, True, None, dtype,
+                                               task.info["max_steps"])
+            finally:
+                for env in envs:
+                    env.close()
+            returns += rewards.sum(0).tolist()
     return statistics.fmean(returns)
 
 
+def discounted_returns(rewards: torch.Tensor, gamma: float = GAMMA) -> torch.Tensor:
+    """``G_t = r_t + gamma G_{t+1}`` along the first (time) axis of ``rewards (steps, n)``."""
+    out = torch.zeros_like(rewards)
+    g = torch.zeros_like(rewards[0])
+    for t in range(rewards.shape[0] - 1, -1, -1):
+        g = rewards[t] + gamma * g
+        out[t] = g
+    return out
+
+
 def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False):
-    """Train ``model`` on a control task for ``config.epochs`` episodes; return a FitResult
-    with ``mean_return`` over the task's evaluation episodes."""
+    """Train ``model`` on a control task for ``config.epochs`` updates of ``config.batch_size``
+    episodes each; return a FitResult with ``mean_return`` over the task's evaluation
+    episodes (``history``: per update the mean training return)."""
     from experiments.train import DTYPES, FitResult, make_optimizer, progress_bar
 
     dtype = DTYPES[config.dtype]
     model.to(dtype)
     optimizer = make_optimizer(config, model.parameters())
     gen = torch.Generator().manual_seed(seed)
-    env = task.make_env()
+    envs = _make_envs(task, config.batch_size)
     history, times = [], []
     bar = progress_bar(config.epochs, task.name, quiet)
     try:
-        for episode in range(1, config.epochs + 1):
+        for update in range(1, config.epochs + 1):
             start = time.perf_counter()
-            log_probs, values, entropies, rewards = _episode(
-                model, env, seed * 100_000 + episode, False, gen, dtype, task.info["max_steps"])
-            returns, g = [], 0.0
-            for r in reversed(rewards):
-                g = r + GAMMA * g
-                returns.append(g)
-            returns = torch.tensor(returns[::-1], dtype=dtype)
-            if len(rewards) > 1:  # normalised returns: the value head learns a unit scale
-                returns = (returns - returns.mean()) / (returns.std() + 1e-8)
-            values_t = torch.stack(values)
-            advantage = returns - values_t.detach()
-            loss = (-(torch.stack(log_probs) * advantage).mean()
-                    + 0.5 * F.mse_loss(values_t, returns)
-                    - ENTROPY * torch.stack(entropies).mean())
+            seeds = [seed * 100_000 + (update - 1) * config.batch_size + k
+                     for k in range(config.batch_size)]
+            log_probs, values, entropies, rewards, alive = _rollout(
+                model, envs, seeds, False, gen, dtype, task.info["max_steps"])
+            mask = alive.to(dtype)
+            returns = discounted_returns(rewards)
+            steps = mask.sum()
+            if steps > 1:  # normalised returns: the value head learns a unit scale
+                mean = (returns * mask).sum() / steps
+                std = (((returns - mean) * mask).pow(2).sum() / (steps - 1)).sqrt()
+                returns = (returns - mean) / (std + 1e-8)
+            advantage = returns - values.detach()
+            loss = (-(log_probs * advantage * mask).sum()
+                    + 0.5 * ((values - returns).pow(2) * mask).sum()
+                    - ENTROPY * (entropies * mask).sum()) / steps
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.clip_grad > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
             optimizer.step()
             times.append(time.perf_counter() - start)
-            history.append({"epoch": episode, "train_return": sum(rewards),
+            episode_returns = rewards.sum(0)
+            history.append({"epoch": update, "train_return": float(episode_returns.mean()),
                             "seconds": times[-1]})
             bar.update(1)
-            bar.set_postfix(ret=sum(rewards))
+            bar.set_postfix(ret=float(episode_returns.mean()))
     finally:
         bar.close()
-        env.close()
+        for env in envs:
+            env.close()
     score = evaluate_policy(model, task, seed, task.info["eval_episodes"], dtype)
     return FitResult({"mean_return": score}, history, len(history), len(history),
                      statistics.fmean(times))

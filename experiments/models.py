@@ -207,6 +207,63 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
+QUANTUM_BACKENDS = ("fast", "default.qubit", "lightning.qubit", "qiskit.aer")
+"""Listed quantum backends (first = default); any other installed PennyLane device works too."""
+_RUN_OPTIONS = (
+    Option("shots", int, None, "shots per circuit call (none = exact expectation values)",
+           low=1, optional=True),
+    Option("noise", bool, False, "NISQ noise model (backend qiskit.aer only)"),
+    Option("noise_p1", float, 1e-3, "depolarizing probability after 1-qubit gates", low=0,
+           high=1),
+    Option("noise_p2", float, 1e-2, "depolarizing probability after 2-qubit gates", low=0,
+           high=1),
+    Option("noise_readout", float, 2e-2, "readout bit-flip probability", low=0, high=1),
+    Option("path", str, "auto", "fast simulator's compiled kernels: auto, reference (torch), cpu",
+           choices=("auto", "reference", "cpu")),
+)
+_QUBITS = Option("n_qubits", int, None, "qubits per circuit (none = input_size + hidden_size)",
+                 low=1, high=20, optional=True)
+
+
+def _quantum(name: str, description: str, *options: Option) -> ModelSpec:
+    return ModelSpec(name, "quantum", description, f"qrnn.builders:build_{name}",
+                     QUANTUM_BACKENDS, options + _RUN_OPTIONS, "qrnn.builders:check_backend",
+                     {"dtype": "float64"})
+
+
+MODELS.update({
+    s.name: s
+    for s in (
+        _quantum("qlstm", "quantum LSTM, six VQCs (Chen, Yoo & Fang 2020) or four (chen2022)",
+                 _QUBITS,
+                 Option("n_layers", int, None, "layers per circuit (none = 2 chen2020, "
+                        "5 chen2022)", low=0, high=50, optional=True),
+                 Option("variant", str, "chen2020", "circuit design",
+                        choices=("chen2020", "chen2022"))),
+        _quantum("qgru", "quantum GRU: each affine map a VQC (QLSTM construction)", _QUBITS,
+                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50)),
+        _quantum("qrnn", "quantum Elman RNN: h = tanh(VQC([x, h]))", _QUBITS,
+                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50)),
+        _quantum("qreservoir", "quantum reservoir: frozen random circuits, ridge readout "
+                 "(Chen et al. 2022)", _QUBITS,
+                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50),
+                 Option("cell", str, "qlstm", "frozen cell", choices=("qrnn", "qgru", "qlstm")),
+                 Option("distribution", str, "uniform", "frozen angles: U[0, scale) or "
+                        "scale N(0, 1)", choices=("uniform", "normal")),
+                 Option("scale", float, None, "angle scale (none = 2 pi uniform, 1 normal)",
+                        low=1e-12, optional=True),
+                 Option("readout", str, "ridge", "closed-form ridge or gradient descent",
+                        choices=("ridge", "gd"))),
+        _quantum("qfwp", "quantum fast weight programmer (Chen 2024); hidden = latent width",
+                 Option("n_qubits", int, 8, "qubits of the circuit", low=1, high=20),
+                 Option("n_layers", int, 2, "layers of the circuit", low=1, high=50),
+                 Option("n_outputs", int, 4, "measured qubits (width of y)", low=1, high=20),
+                 Option("decay", float, 1.0, "factor on the previous fast weights", low=0,
+                        high=1)),
+    )
+})
+
+
 def model_spec(name: str) -> ModelSpec:
     """The registered model ``name``; an unknown name lists the valid ones."""
     if name not in MODELS:

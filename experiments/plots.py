@@ -1,45 +1,231 @@
-"""Matplotlib figures for the report (non-interactive Agg backend, PNG files)."""
+"""Matplotlib figures for the report (non-interactive Agg backend, PNG files), built only from
+stored runs: per task the metric and learning curves, prediction against truth for the time
+series, and across tasks accuracy against ADC bits (analog), speed against qubits (quantum)
+and the metric against cost per family (Pareto)."""
 
 from __future__ import annotations
 
+import os
 import statistics
+from dataclasses import dataclass
 
 from experiments.store import Run
 from experiments.tasks import METRICS
 
+FAMILY_COLORS = {"quantum": "tab:purple", "analog": "tab:orange", "classical": "tab:blue"}
 
-def task_figure(runs: list[Run], rows: list, path: str) -> None:
-    """One task: the headline metric per model (mean ± std over seeds, bar chart) beside the
-    validation loss per epoch (mean over seeds, one line per model). Writes a PNG to ``path``."""
+
+@dataclass(frozen=True)
+class Figure:
+    """A written figure: section title, one-sentence caption, PNG file name in the report
+    folder."""
+
+    title: str
+    caption: str
+    file: str
+
+
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _color(family: str) -> str:
+    return FAMILY_COLORS.get(family, "tab:gray")
+
+
+def _save(fig, out_dir: str, name: str) -> str:
+    from matplotlib.ticker import NullFormatter
+
+    for ax in fig.axes:  # log axes spanning less than a decade: no crowded minor labels
+        for axis in (ax.xaxis, ax.yaxis):
+            if axis.get_scale() == "log":
+                axis.set_minor_formatter(NullFormatter())
+    fig.tight_layout()
+    fig.savefig(os.path.join(out_dir, name), dpi=110)
+    _pyplot().close(fig)
+    return name
+
+
+def report_figures(runs: list[Run], rows: list, out_dir: str) -> list[Figure]:
+    """Write every figure the stored runs allow into ``out_dir``; return them in report order."""
+    label = {r.config_hash: r.label for r in rows}
+    figures = []
+    for task in sorted({r.task for r in runs}):
+        task_rows = [r for r in rows if r.task == task]
+        task_runs = [r for r in runs if r.task == task]
+        figures.append(Figure(
+            f"{task}", f"{task}: test {task_rows[0].metric} per model (mean ± std over seeds) "
+            "and the validation loss per epoch (mean over seeds).",
+            task_figure(task_runs, task_rows, label, out_dir)))
+        if any(r.outputs.get("pred") for r in task_runs):
+            figures.append(Figure(
+                f"{task}: prediction against truth", f"{task}: test-set predictions of the "
+                "first seed of each model against the target series.",
+                prediction_figure(task_runs, label, out_dir)))
+    for title, caption, make in (
+            ("Accuracy against ADC bits", "Analog models: the test metric against the bits of "
+             "their converters, per activation style (mean ± std over seeds).", bits_figure),
+            ("Speed against qubits", "Quantum models: wall seconds per training epoch against "
+             "qubits per circuit.", qubits_figure),
+            ("Metric against cost", "Every configuration: the test metric against trainable "
+             "parameters and seconds per epoch, one colour per family; the line joins the "
+             "Pareto front.", pareto_figure)):
+        name = make(rows, out_dir)
+        if name:
+            figures.append(Figure(title, caption, name))
+    return figures
+
+
+def task_figure(runs: list[Run], rows: list, label: dict, out_dir: str) -> str:
+    """The headline metric per configuration (bars) beside the validation loss per epoch
+    (control tasks: the training return per update), mean over seeds."""
+    plt = _pyplot()
     fig, (ax_bar, ax_curve) = plt.subplots(1, 2, figsize=(10, 3.8))
-    labels = [f"{r.model}\n({r.backend})" for r in rows]
     ax_bar.bar(range(len(rows)), [r.mean for r in rows], yerr=[r.std for r in rows],
-               capsize=4, color="tab:blue")
-    ax_bar.set_xticks(range(len(rows)), labels, fontsize=8)
+               capsize=4, color=[_color(r.family) for r in rows])
+    ax_bar.set_xticks(range(len(rows)), [r.label for r in rows], fontsize=7, rotation=30,
+                      ha="right")
     metric = rows[0].metric
     ax_bar.set_ylabel(f"test {metric} ({'higher' if METRICS[metric] else 'lower'} is better)")
     if not METRICS[metric] and all(r.mean > 0 for r in rows):
         ax_bar.set_yscale("log")
     ax_bar.set_title(f"{runs[0].task}: test {metric}")
-    by_model: dict[str, list[Run]] = {}
+    by_config: dict[str, list[Run]] = {}
     for r in runs:
-        by_model.setdefault(f"{r.model} ({r.backend})", []).append(r)
-    for label, rs in sorted(by_model.items()):
+        by_config.setdefault(r.config_hash, []).append(r)
+    # control tasks store no validation loss: their curve is the training return per update
+    key, what = (("val_loss", "validation loss")
+                 if any("val_loss" in e for r in runs for e in r.history[:1])
+                 else ("train_return", "training return"))
+    drawn = 0
+    for config, rs in sorted(by_config.items(), key=lambda kv: label.get(kv[0], "")):
         length = min(len(r.history) for r in rs)
-        if length == 0 or "val_loss" not in rs[0].history[0]:
+        if length == 0 or key not in rs[0].history[0]:
             continue
-        curve = [statistics.fmean(r.history[e]["val_loss"] for r in rs) for e in range(length)]
-        ax_curve.plot(range(1, length + 1), curve, label=label)
+        curve = [statistics.fmean(r.history[e][key] for r in rs) for e in range(length)]
+        ax_curve.plot(range(1, length + 1), curve, label=label.get(config, rs[0].model))
+        drawn += 1
     ax_curve.set_xlabel("epoch")
-    ax_curve.set_ylabel("validation loss")
-    ax_curve.set_yscale("log")
-    ax_curve.legend(fontsize=7)
-    ax_curve.set_title("validation loss (mean over seeds)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    if drawn:
+        ax_curve.set_ylabel(what)
+        positive = all(h[key] > 0 for r in runs for h in r.history if key in h)
+        ax_curve.set_yscale("log" if positive and key == "val_loss" else "linear")
+        ax_curve.legend(fontsize=7)
+        ax_curve.set_title(f"{what} (mean over seeds)")
+    else:
+        ax_curve.set_title("no per-epoch curve stored")
+    return _save(fig, out_dir, f"{runs[0].task}.png")
+
+
+def prediction_figure(runs: list[Run], label: dict, out_dir: str) -> str:
+    """Test predictions of each configuration's lowest seed against the target series."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    first: dict[str, Run] = {}
+    for r in sorted(runs, key=lambda r: r.seed):
+        if r.outputs.get("pred"):
+            first.setdefault(r.config_hash, r)
+    truth = next(iter(first.values())).outputs["true"]
+    ax.plot(truth, color="black", linewidth=2.0, label="truth")
+    for key, r in sorted(first.items(), key=lambda kv: label.get(kv[0], "")):
+        ax.plot(r.outputs["pred"], linewidth=1.0, label=f"{label.get(key, r.model)} "
+                f"(seed {r.seed})")
+    ax.set_xlabel("test window")
+    ax.set_ylabel("next value")
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title(f"{runs[0].task}: prediction against truth (test split)")
+    return _save(fig, out_dir, f"{runs[0].task}-prediction.png")
+
+
+def _option_rows(rows: list, option: str) -> list:
+    return [r for r in rows if isinstance(r.config.get("options", {}).get(option), int | float)]
+
+
+def bits_figure(rows: list, out_dir: str) -> str | None:
+    """Metric against ``adc_bits`` per task and activation style; None without such rows."""
+    chosen = _option_rows(rows, "adc_bits")
+    if not chosen:
+        return None
+    plt = _pyplot()
+    tasks = sorted({r.task for r in chosen})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.4), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        series: dict[str, list] = {}
+        for r in chosen:
+            if r.task == task:
+                style = r.config["options"].get("activation", r.model)
+                series.setdefault(f"{r.model} {style}", []).append(r)
+        for name, rs in sorted(series.items()):
+            rs = sorted(rs, key=lambda r: r.config["options"]["adc_bits"])
+            ax.errorbar([r.config["options"]["adc_bits"] for r in rs], [r.mean for r in rs],
+                        yerr=[r.std for r in rs], marker="o", capsize=3, label=name)
+        ax.set_xlabel("ADC bits")
+        ax.set_ylabel(f"test {rs[0].metric}")
+        ax.set_title(task)
+        ax.legend(fontsize=7)
+    return _save(fig, out_dir, "adc-bits.png")
+
+
+def qubits_figure(rows: list, out_dir: str) -> str | None:
+    """Seconds per epoch against ``n_qubits`` per quantum model; None without such rows."""
+    chosen = [r for r in _option_rows(rows, "n_qubits") if r.family == "quantum"]
+    if not chosen:
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    series: dict[str, list] = {}
+    for r in chosen:
+        series.setdefault(f"{r.model} ({r.backend}, {r.task})", []).append(r)
+    for name, rs in sorted(series.items()):
+        rs = sorted(rs, key=lambda r: r.config["options"]["n_qubits"])
+        ax.plot([r.config["options"]["n_qubits"] for r in rs],
+                [r.seconds_per_epoch for r in rs], marker="o", label=name)
+    ax.set_xlabel("qubits per circuit")
+    ax.set_ylabel("seconds per epoch")
+    ax.set_yscale("log")
+    ax.legend(fontsize=7)
+    return _save(fig, out_dir, "qubits-speed.png")
+
+
+def pareto_front(points: list[tuple[float, float]], higher_better: bool) -> list[tuple]:
+    """The points not dominated by another one (lower cost and a better metric), by cost."""
+    front, best = [], None
+    for cost, metric in sorted(points, key=lambda p: (p[0], -p[1] if higher_better else p[1])):
+        if best is None or (metric > best if higher_better else metric < best):
+            front.append((cost, metric))
+            best = metric
+    return front
+
+
+def pareto_figure(rows: list, out_dir: str) -> str | None:
+    """Per task: metric against parameters and against seconds per epoch, per family."""
+    tasks = sorted({r.task for r in rows})
+    if not tasks:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(tasks), 2, figsize=(9, 3.0 * len(tasks)), squeeze=False)
+    for (ax_p, ax_t), task in zip(axes, tasks, strict=True):
+        task_rows = [r for r in rows if r.task == task]
+        better = METRICS[task_rows[0].metric]
+        for ax, cost_of, xlabel in ((ax_p, lambda r: r.params, "trainable parameters"),
+                                    (ax_t, lambda r: r.seconds_per_epoch, "seconds per epoch")):
+            for family in sorted({r.family for r in task_rows}):
+                fam = [r for r in task_rows if r.family == family]
+                ax.scatter([cost_of(r) for r in fam], [r.mean for r in fam], label=family,
+                           color=_color(family))
+            front = pareto_front([(cost_of(r), r.mean) for r in task_rows if cost_of(r) > 0],
+                                 better)
+            if len(front) > 1:
+                ax.plot(*zip(*front, strict=True), color="black", linewidth=0.8)
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(f"{task}: {task_rows[0].metric}")
+            if not better and all(r.mean > 0 for r in task_rows):
+                ax.set_yscale("log")
+        ax_p.legend(fontsize=7)
+    return _save(fig, out_dir, "pareto.png")

@@ -11,7 +11,7 @@ import torch
 from experiments import tasks
 from experiments.models import build_model, count_parameters, model_spec
 from experiments.store import Run, config_hash, now, package_versions
-from experiments.train import TrainConfig, fit
+from experiments.train import DTYPES, TrainConfig, fit
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,10 @@ def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
         model = build_model(spec.model, task.input_size, task.output_size, task.kind,
                             hidden_size=spec.hidden_size, backend=spec.backend,
                             num_layers=spec.num_layers, seed=spec.seed, options=spec.options)
-        result = fit(model, task, TrainConfig(**spec.train), seed=spec.seed, quiet=quiet)
+        config = TrainConfig(**spec.train)
+        result = fit(model, task, config, seed=spec.seed, quiet=quiet)
+        cost = hardware_cost(model.body, task)
+        outputs = test_outputs(model, task, config)
     finally:
         torch.set_num_threads(previous_threads)
     return Run(
@@ -95,5 +98,31 @@ def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
         metrics=result.metrics, history=result.history, params=count_parameters(model),
         epochs=result.epochs_run, seconds_per_epoch=result.seconds_per_epoch,
         seconds=time.perf_counter() - t0, versions=package_versions(), started_at=started,
-        finished_at=now(),
+        finished_at=now(), cost=cost, outputs=outputs,
     )
+
+
+def hardware_cost(body, task) -> dict:
+    """The body's ``hardware_cost(steps)`` for one sequence of the task's length (energy,
+    latency and area for analog; depth, two-qubit gates, circuit executions for quantum), plus
+    ``executions_per_epoch`` when the body reports ``executions_per_sequence``; ``{}`` for a
+    body without a hardware model."""
+    cost_fn = getattr(body, "hardware_cost", None)
+    if cost_fn is None or task.train is None:
+        return {}
+    cost = dict(cost_fn(steps=int(task.train.x.shape[1])))
+    if "executions_per_sequence" in cost:
+        cost["executions_per_epoch"] = cost["executions_per_sequence"] * len(task.train)
+    return cost
+
+
+@torch.no_grad()
+def test_outputs(model, task, config: TrainConfig) -> dict:
+    """Regression: the test predictions and targets (first output), for the report's
+    prediction-vs-truth figure; other kinds: ``{}``."""
+    if task.kind != "regression":
+        return {}
+    model.eval()
+    x = task.test.x.to(DTYPES[config.dtype])
+    pred = torch.cat([model(x[lo: lo + 256]) for lo in range(0, len(x), 256)])
+    return {"pred": pred[:, 0].tolist(), "true": task.test.y[:, 0].tolist()}

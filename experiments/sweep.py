@@ -4,11 +4,16 @@ Only the calling process writes to the store: workers (threads, processes, a Das
 return finished :class:`~experiments.store.Run` rows and each is stored the moment it
 arrives, so an interrupted sweep (Ctrl-C, a crash, a killed job) keeps every finished run and
 a second call recomputes nothing that is stored.
+
+Two sweeps on one store at once share the work: a run is claimed (a lease in the store,
+renewed while it is computed) before it is computed, and a run another live process holds
+is waited for and then read from the store, never computed twice.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -17,11 +22,15 @@ from experiments.runner import RunSpec, execute
 from experiments.store import Run, Store
 from experiments.suites import Entry, Suite
 
+SCHEDULER_TIMEOUT = 10.0
+POLL_SECONDS = 0.5
+RUN_ERRORS = (ValueError, FloatingPointError, RuntimeError)
+
 
 @dataclass
 class SweepReport:
-    """What a sweep did: runs computed now, runs found in the store, runs that failed
-    (spec, one-line error)."""
+    """What a sweep did: runs computed now, runs found in the store (stored earlier or by
+    another process meanwhile), runs that failed (spec, one-line error)."""
 
     computed: list[Run] = field(default_factory=list)
     reused: list[Run] = field(default_factory=list)
@@ -70,57 +79,152 @@ def suite_grid(suite: Suite, seeds: Iterable[int], *, models: Iterable[str] | No
     return runs
 
 
-def dask_executor(address: str):
-    """A Dask ``distributed`` client as an Executor (``pip install 'qrnn[dist]'``)."""
+class DaskExecutor(cf.Executor):
+    """A Dask ``distributed`` client as a ``concurrent.futures.Executor`` that owns the
+    client: ``shutdown`` cancels what has not run (``cancel_futures``) and closes it."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._inner = client.get_executor(pure=False)
+
+    def submit(self, fn, /, *args, **kwargs) -> cf.Future:
+        return self._inner.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._inner.shutdown(wait=wait and not cancel_futures)
+        self.client.close()
+
+
+def dask_executor(address: str, timeout: float = SCHEDULER_TIMEOUT) -> DaskExecutor:
+    """An executor on the Dask scheduler at ``address`` (``pip install 'qrnn[dist]'``); a
+    scheduler that does not answer within ``timeout`` seconds is a one-line ``ValueError``."""
+    if not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"scheduler timeout={timeout!r}: must be a number of seconds > 0")
     try:
         from distributed import Client
     except ImportError:
         raise ValueError("--scheduler needs Dask distributed: pip install 'qrnn[dist]'") from None
-    return Client(address).get_executor()
+    try:
+        client = Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise ValueError(f"no Dask scheduler answered at {address!r} within {timeout:g} s "
+                         f"({type(exc).__name__}); nothing was run. Start one with `dask "
+                         "scheduler` or check the address (--scheduler-timeout sets the "
+                         "wait)") from None
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"--scheduler {address!r}: {exc}") from None
+    return DaskExecutor(client)
+
+
+class _Leases:
+    """The runs this sweep holds, renewed from a background thread until closed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.held: set[tuple[str, int]] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew, daemon=True)
+        self._thread.start()
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.store.lease_seconds / 4):
+            if self.held:
+                self.store.renew()
+
+    def claim(self, spec: RunSpec, force: bool) -> str:
+        state = self.store.claim(*spec.key(), force=force)
+        if state == "claimed":
+            self.held.add(spec.key())
+        return state
+
+    def done(self, spec: RunSpec) -> None:
+        self.held.discard(spec.key())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for key in list(self.held):
+            self.store.release(*key)
+        self.held.clear()
 
 
 def sweep(specs: list[RunSpec], store: Store, *, executor: cf.Executor | None = None,
-          force: bool = False, on_event: Callable[[str, RunSpec, object], None] | None = None
-          ) -> SweepReport:
+          force: bool = False, on_event: Callable[[str, RunSpec, object], None] | None = None,
+          poll: float = POLL_SECONDS, quiet: bool = True) -> SweepReport:
     """Run every spec not already in ``store`` (all of them with ``force``).
 
-    ``executor=None`` runs in this process, one run after another. ``on_event(kind, spec,
+    ``executor=None`` runs in this process, one run after another (each claimed just before
+    it starts, so two such sweeps split a grid between them); with an executor every free run
+    is claimed and submitted at once. Runs held by another live process are waited for
+    (checked every ``poll`` seconds) and read from the store when they arrive; if that
+    process dies or its run fails, this sweep computes the run. ``on_event(kind, spec,
     payload)`` is called with ``"reused"``, ``"done"`` (payload: the Run) or ``"failed"``
-    (payload: the error text). A ``KeyboardInterrupt`` cancels what has not started and is
-    re-raised after every finished run has been stored.
+    (payload: the error text); ``quiet=False`` shows progress bars of in-process runs. Runs
+    that raise ``ValueError``/``FloatingPointError``/``RuntimeError`` (and, on an executor, any
+    error such as a lost worker) are failed, not stored. A ``KeyboardInterrupt`` cancels what
+    has not started and is re-raised after every finished run has been stored and every lease
+    released.
     """
     report = SweepReport()
     notify = on_event or (lambda *_: None)
-    todo = []
+    pending: list[RunSpec] = []
     for spec in specs:
         stored = None if force else store.get(*spec.key())
         if stored is not None:
             report.reused.append(stored)
             notify("reused", spec, stored)
         else:
-            todo.append(spec)
+            pending.append(spec)
+    leases = _Leases(store)
+    futures: dict[cf.Future, RunSpec] = {}
+    waited: set[tuple[str, int]] = set()
 
-    def finish(spec: RunSpec, fn: Callable[[], Run]) -> None:
+    def finish(spec: RunSpec, fn: Callable[[], Run], errors=RUN_ERRORS) -> None:
         try:
             run = fn()
-        except (ValueError, FloatingPointError, RuntimeError) as exc:
-            report.failed.append((spec, str(exc)))
-            notify("failed", spec, str(exc))
+        except errors as exc:
+            text = str(exc) if isinstance(exc, RUN_ERRORS) else f"{type(exc).__name__}: {exc}"
+            store.release(*spec.key())
+            leases.done(spec)
+            report.failed.append((spec, text))
+            notify("failed", spec, text)
             return
         store.put(run)
+        leases.done(spec)
         report.computed.append(run)
         notify("done", spec, run)
 
-    if executor is None:
-        for spec in todo:
-            finish(spec, lambda spec=spec: execute(spec))
-        return report
-    futures = {executor.submit(execute, spec): spec for spec in todo}
+    def take(spec: RunSpec) -> bool:
+        """Claim ``spec`` and start it; False while another process holds it."""
+        # force recomputes rows stored before this sweep, not ones another sweep just wrote
+        state = leases.claim(spec, force and spec.key() not in waited)
+        if state == "busy":
+            waited.add(spec.key())
+            return False
+        if state == "stored":
+            run = store.get(*spec.key())
+            report.reused.append(run)
+            notify("reused", spec, run)
+        elif executor is None:
+            finish(spec, lambda: execute(spec, quiet=quiet))
+        else:
+            futures[executor.submit(execute, spec)] = spec
+        return True
+
     try:
-        for future in cf.as_completed(futures):
-            finish(futures[future], future.result)
+        while pending or futures:
+            pending = [spec for spec in pending if not take(spec)]
+            if futures:
+                ready, _ = cf.wait(futures, timeout=poll if pending else None,
+                                   return_when=cf.FIRST_COMPLETED)
+                for future in ready:
+                    finish(futures.pop(future), future.result, Exception)
+            elif pending:
+                threading.Event().wait(poll)
     except KeyboardInterrupt:
         for future in futures:
             future.cancel()
         raise
+    finally:
+        leases.close()
     return report

@@ -138,6 +138,30 @@ def progress_bar(total: int, desc: str, quiet: bool):
                 disable=quiet or not sys.stderr.isatty(), unit="epoch")
 
 
+def check_fit_inputs(model: nn.Module, task: TaskData) -> None:
+    """The model's head matches ``task`` (kind, output size) and its data is finite."""
+    kind = getattr(model, "kind", None)
+    if kind is not None and kind != task.kind:
+        raise ValueError(f"the model's head is for {kind!r} tasks but task {task.name!r} is "
+                         f"{task.kind!r}; build it with kind={task.kind!r}")
+    head = getattr(model, "head", None)
+    width = getattr(head, "out_features", task.output_size)
+    if width != task.output_size:
+        raise ValueError(f"the model's head has {width} outputs but task {task.name!r} needs "
+                         f"{task.output_size}; build it with output_size={task.output_size}")
+    for name in ("train", "val", "test"):
+        split = getattr(task, name)
+        if split is None:
+            continue
+        for part, values in (("x", split.x), ("y", split.y)):
+            if values.is_floating_point():
+                bad = int((~torch.isfinite(values)).sum())
+                if bad:
+                    raise ValueError(f"task {task.name!r}: {name}.{part} holds {bad} NaN/inf "
+                                     "values; the data is the cause, not the learning rate: "
+                                     "clean or impute it before training")
+
+
 def _fit_readout(model: nn.Module, task: TaskData, dtype: torch.dtype) -> FitResult | None:
     """The closed-form readout hook (module docstring), or None when it does not apply."""
     hook = getattr(getattr(model, "body", None), "fit_readout", None)
@@ -156,7 +180,11 @@ def _fit_readout(model: nn.Module, task: TaskData, dtype: torch.dtype) -> FitRes
 
 def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
         quiet: bool = False) -> FitResult:
-    """Train ``model`` (a :class:`experiments.models.SequenceModel`) on ``task``."""
+    """Train ``model`` (a :class:`experiments.models.SequenceModel`) on ``task``.
+
+    Refused before training (``ValueError``): a head built for another task kind or output
+    size, and splits whose inputs or float targets hold NaN or inf."""
+    check_fit_inputs(model, task)
     if task.kind == "control":
         from experiments.control import fit_policy
 

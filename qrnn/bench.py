@@ -274,7 +274,7 @@ def _run(quick: bool) -> dict:
         cases = {b: _model_case(name, b, gen) for b in ("fast", "default.qubit")}
         if name == "qlstm":
             cases["fast (per-step)"] = _model_case(name, "fast", gen, per_step=True)
-        med = _median_times(cases, max(3, repeats // 3))
+        med = _median_times(cases, 2 if quick else 5)
         for backend, sec in med.items():
             rows.append({"workload": f"{name}_train_step", "batch": QLSTM_BATCH,
                          "steps": QLSTM_STEPS, "backend": backend, "ms": round(sec * 1e3, 3)})

@@ -136,6 +136,16 @@ class QuantumBody(nn.Module):
             "roles": roles,
         }
 
+    def hardware_cost(self, steps: int) -> dict:
+        """The report's cost columns for one sequence of ``steps`` time steps: transpiled depth
+        and two-qubit gates per step (:meth:`circuit_cost`, IBM basis on a line), circuit
+        executions per sequence and sample, and shots per execution (0: exact)."""
+        cost = self.circuit_cost()
+        return {"depth_per_step": cost["depth_per_step"],
+                "two_qubit_per_step": cost["two_qubit_per_step"],
+                "executions_per_sequence": cost["circuits_per_step"] * steps,
+                "shots": self.shots or 0}
+
 
 def check_fit(input_size: int, hidden_size: int, n_qubits: int, measured: int) -> None:
     """One-line errors unless ``[x_t, h]`` fits ``n_qubits`` and ``h`` fits ``measured``."""

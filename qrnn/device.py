@@ -3,10 +3,22 @@
     dev = qml.device("qrnn.fast", wires=4, seed=1234)
 
 Runs ordinary PennyLane circuits: the gates in :data:`qrnn.sim.tape.SUPPORTED_OPS` directly,
-anything else decomposed by PennyLane (or refused with PennyLane's "not supported" error);
-expectation values, variances, probabilities, states (analytic), samples and counts (shots);
-parameter broadcasting natively; gradients by backprop through the torch interface
-(``diff_method="best"`` or ``"backprop"``; finite-shot circuits use parameter-shift).
+operations with a matrix but no decomposition (``DoubleExcitationPlus``, ``BlockEncode``...)
+as their matrix, a leading state preparation (``StatePrep``, ``BasisState``) as the initial
+state, anything else decomposed by PennyLane (or refused with PennyLane's "not supported"
+``DeviceError``). Measurements: any ``StateMeasurement`` analytic (expectation values,
+variances, probabilities, states, ``SparseHamiltonian`` expectations, sums with constant
+terms, custom subclasses) and any ``SampleMeasurement`` with shots (samples, counts...).
+Mid-circuit measurements by deferral (``qml.measure``, ``qml.cond``, resets; a measured wire
+that is used again needs a spare wire). Parameter broadcasting natively; gradients by
+backprop through the torch or autograd interface (``diff_method="best"`` or ``"backprop"``;
+finite-shot circuits use parameter-shift).
+
+Not supported (refused before any simulation): noise channels and mixed states, classical
+shadows, postselection, ``mcm_method`` other than ``"deferred"``, adjoint/device
+derivatives; backprop is torch and autograd only (JAX gets parameter-shift); with shots (as
+``default.qubit``): states, density matrices, entropies, ``SparseHamiltonian`` expectations
+and backprop.
 """
 
 from __future__ import annotations
@@ -23,27 +35,43 @@ from pennylane.devices.preprocess import (
     validate_device_wires,
     validate_measurements,
 )
+from pennylane.exceptions import DeviceError
+from pennylane.measurements import ExpectationMP, SampleMeasurement, StateMeasurement
+from pennylane.transforms import defer_measurements
 from pennylane.transforms.core import CompilePipeline
 
-from qrnn.sim.tape import ANALYTIC_MPS, SAMPLED_MPS, SUPPORTED_OPS, simulate
+from qrnn.device_ops import simulate, simulate_autograd
+from qrnn.sim.tape import SUPPORTED_OPS
 
-_BACKPROP_INTERFACES = (math.Interface.TORCH, math.Interface.NUMPY)
+_BACKPROP_INTERFACES = (math.Interface.TORCH, math.Interface.AUTOGRAD, math.Interface.NUMPY)
 
 
 def _supported(op) -> bool:
-    return op.name in SUPPORTED_OPS
+    """Applied as is: the fast gate set, or a matrix PennyLane cannot decompose."""
+    return op.name in SUPPORTED_OPS or (op.has_matrix and not op.has_decomposition)
 
 
-def _diagonalizable(obs) -> bool:
-    return obs is None or obs.has_diagonalizing_gates or isinstance(obs, qml.ops.Sum)
+def _observable_ok(obs, expval: bool, analytic: bool) -> bool:
+    """An expectation of a sum is measured term by term (wire-less terms are constants)."""
+    if obs is None:
+        return True
+    if expval and isinstance(obs, qml.ops.Sum):
+        return all(len(t.wires) == 0 or _observable_ok(t, expval, analytic) for t in obs.terms()[1])
+    if expval and analytic and isinstance(obs, qml.SparseHamiltonian):
+        return True
+    return obs.has_diagonalizing_gates
 
 
 def _analytic_ok(mp) -> bool:
-    return isinstance(mp, ANALYTIC_MPS) and _diagonalizable(mp.obs)
+    return isinstance(mp, StateMeasurement) and _observable_ok(
+        mp.obs, isinstance(mp, ExpectationMP), analytic=True
+    )
 
 
 def _sampled_ok(mp) -> bool:
-    return isinstance(mp, SAMPLED_MPS) and _diagonalizable(mp.obs)
+    return isinstance(mp, SampleMeasurement) and _observable_ok(
+        mp.obs, isinstance(mp, ExpectationMP), analytic=False
+    )
 
 
 class FastQubitDevice(Device):
@@ -72,7 +100,7 @@ class FastQubitDevice(Device):
         return "qrnn.fast"
 
     def supports_derivatives(self, execution_config=None, circuit=None) -> bool:
-        """Backprop (torch interface) for analytic circuits; nothing else device-side."""
+        """Backprop (torch or autograd interface) for analytic circuits; nothing else."""
         if execution_config is None:
             return True
         if execution_config.gradient_method not in ("backprop", "best"):
@@ -94,12 +122,20 @@ class FastQubitDevice(Device):
             updates["use_device_jacobian_product"] = False
         if config.grad_on_execution is None:
             updates["grad_on_execution"] = False
+        mcm_method = config.mcm_config.mcm_method
+        if mcm_method not in (None, "deferred"):
+            raise DeviceError(
+                f"mcm_method={getattr(mcm_method, 'value', mcm_method)!r} is not supported by "
+                "qrnn.fast; use 'deferred' (the default)"
+            )
+        updates["mcm_config"] = replace(config.mcm_config, mcm_method="deferred")
         return replace(config, **updates)
 
     def preprocess_transforms(self, execution_config=None) -> CompilePipeline:
         """Decompose to the supported gates, check wires and measurements."""
         config = execution_config or ExecutionConfig()
         pipeline = CompilePipeline()
+        pipeline.add_transform(defer_measurements, allow_postselect=False)
         pipeline.add_transform(
             decompose, stopping_condition=_supported, device_wires=self.wires, name=self.name
         )
@@ -120,7 +156,10 @@ class FastQubitDevice(Device):
         torch_results = (
             config.gradient_method == "backprop" and config.interface == math.Interface.TORCH
         )
-        results = tuple(simulate(c, self._generator, torch_results) for c in circuits)
+        if config.gradient_method == "backprop" and config.interface == math.Interface.AUTOGRAD:
+            results = tuple(simulate_autograd(c, self._generator) for c in circuits)
+        else:
+            results = tuple(simulate(c, self._generator, torch_results) for c in circuits)
         if self.tracker.active:
             for c in circuits:
                 self.tracker.update(executions=1, shots=c.shots.total_shots, batches=1)

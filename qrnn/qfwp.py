@@ -12,8 +12,9 @@ Fast programmer (the circuit, one per sample): H on every qubit, RY(x_t[i]) on q
 ``n_outputs`` qubits: ``y_t`` (``output_size = n_outputs``). The paper's Linear(4 -> 1) is the
 task head the trainer adds: with ``latent = n_qubits = 8``, ``n_layers = 2``, 4 outputs and input
 1 the model has 16 + 18 + 72 + 5 = 111 parameters, all classical. Every sample carries its own
-``Theta_t``, so the circuit runs with per-sample weights ``(batch, n_layers, n_qubits, 1)``, one
-batched call per step. State: ``Theta (B, n_layers, n_qubits)``.
+``Theta_t``, so the circuit runs with per-sample weights; as no measured value feeds back, the
+circuits of every sample and step run in one batched call with weights ``(batch * time,
+n_layers, n_qubits, 1)``. State: ``Theta (B, n_layers, n_qubits)``.
 """
 
 from __future__ import annotations
@@ -71,13 +72,15 @@ class QFWP(QuantumBody):
         x = self.check_input(x, self.encoder.weight.dtype)
         batch, steps = x.shape[:2]
         e = self.encoder(x)  # (B, T, latent): all steps at once, they do not feed back
-        layer, qubit = self.layer_head(e), self.qubit_head(e)
+        delta = self.layer_head(e)[..., :, None] * self.qubit_head(e)[..., None, :]
         theta = x.new_zeros(batch, self.n_layers, self.n_qubits) if state is None else state
-        executor = self.executor(self.spec)
-        ys = []
-        for t in range(steps):
-            delta = layer[:, t, :, None] * qubit[:, t, None, :]  # outer(L_t, Q_t) per sample
-            theta = delta if self.decay == 0 else self.decay * theta + delta
-            block = executor.compile(theta.unsqueeze(-1))  # per-sample weights
-            ys.append(block(pad_inputs([x[:, t]], self.n_qubits)))
-        return torch.stack(ys, 1), theta
+        thetas = []
+        for t in range(steps):  # Theta_t = decay * Theta_{t-1} + outer(L_t, Q_t), per sample
+            theta = delta[:, t] if self.decay == 0 else self.decay * theta + delta[:, t]
+            thetas.append(theta)
+        # no measured value feeds back, so every (sample, step) circuit runs in one batched
+        # call with its own weights: (B * T, n_layers, n_qubits, 1)
+        weights = torch.stack(thetas, 1).reshape(batch * steps, self.n_layers, self.n_qubits, 1)
+        inputs = pad_inputs([x.reshape(batch * steps, -1)], self.n_qubits)
+        y = self.executor(self.spec).compile(weights)(inputs)
+        return y.reshape(batch, steps, -1), theta

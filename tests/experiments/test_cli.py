@@ -90,16 +90,21 @@ def test_compare_writes_report_and_skips_stored_runs(capsys, tmp_path):
     assert code == 0 and "0 computed, 8 from the store" in out
 
 
-def test_report_rewrites_readme_table(capsys, tmp_path):
+def test_report_rewrites_readme_table_from_the_suite_runs_only(capsys, tmp_path):
     store = str(tmp_path / "r.sqlite")
-    run_cli(capsys, "train", "--model", "elman", "--task", "bessel_j2", "--epochs", "2",
+    # a run of the quick suite (its default settings) and an ad-hoc one (2 epochs)
+    run_cli(capsys, "train", "--model", "elman", "--task", "bessel_j2", "--store", store)
+    run_cli(capsys, "train", "--model", "elman", "--task", "damped_shm", "--epochs", "2",
             "--store", store)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
-    code, _, _ = run_cli(capsys, "report", "--store", store, "--out", str(tmp_path / "rep"),
-                         "--readme", str(readme))
+    code, out, _ = run_cli(capsys, "report", "--store", store, "--out",
+                           str(tmp_path / "rep"), "--readme", str(readme))
     text = readme.read_text()
     assert code == 0 and "old" not in text and "| bessel_j2 | elman |" in text
+    assert "damped_shm" not in text and "| damped_shm | elman |" in (
+        tmp_path / "rep" / "report.md").read_text()
+    assert "from the 1 runs of the quick suite" in out
     assert text.startswith("intro\n") and text.endswith("end\n")
 
 
@@ -129,3 +134,26 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert f"{12 - stored} computed, {stored} from the store" in done.stdout
     assert _rows(store) == 12
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["tasks"], ["models", "--json"],
+                                  ["train", "--help"]])
+def test_help_and_listings_do_not_import_torch(argv):
+    """`qrnn --help` and the listings answer without loading torch (seconds of import)."""
+    from cli_cases import cli_env
+
+    code = ("import contextlib, io, sys\n"
+            "from experiments.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+            "    try:\n"
+            f"        main({argv!r})\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "print(len(out.getvalue()), sorted(m for m in ('torch', 'numpy', 'pennylane')"
+            " if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    length, loaded = done.stdout.split(" ", 1)
+    assert int(length) > 100  # it printed the help or the listing
+    assert loaded.strip() == "[]"

@@ -1,8 +1,13 @@
-"""The README stays true to the code: quick start shape, task table, test module names."""
+"""The README stays true to the code: quick start shape, task table, test module names, every
+Python snippet runs, only files of the repository are referenced."""
 
 import collections
+import importlib.util
 import pathlib
 import re
+
+import pytest
+import torch
 
 from experiments import tasks
 
@@ -31,3 +36,43 @@ def test_test_module_names_are_unique():
     """pytest's default import mode cannot collect two test modules with one basename."""
     names = collections.Counter(p.name for p in (ROOT / "tests").rglob("test_*.py"))
     assert [n for n, c in names.items() if c > 1] == []
+
+
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, re.S)
+
+
+def _missing_packages(code: str) -> list[str]:
+    roots = re.findall(r"^(?:from|import)\s+([A-Za-z_]\w*)", code, re.M)
+    return sorted({r for r in roots if importlib.util.find_spec(r) is None})
+
+
+def test_readme_has_python_snippets():
+    assert len(SNIPPETS) >= 4
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_every_readme_python_snippet_runs_as_written(index, tmp_path, monkeypatch):
+    code = SNIPPETS[index]
+    missing = _missing_packages(code)
+    if missing:
+        pytest.skip(f"README snippet {index} needs {', '.join(missing)}, not installed")
+    monkeypatch.chdir(tmp_path)  # whatever a snippet writes lands here
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        exec(compile(code, f"README.md python snippet {index}", "exec"), {"__name__": "readme"})
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_readme_and_experiment_docstrings_reference_only_files_in_the_repository():
+    assert "../" not in README
+    paths = set(re.findall(r"`([\w./-]+/[\w.-]+\.(?:py|md|c|h|txt|sh|toml))`", README))
+    assert paths, "the README names no repository files at all?"
+    outputs = ("qrnn-report/", "bench-results/")  # written by the commands, not shipped
+    assert sorted(p for p in paths if not p.startswith(outputs) and not (ROOT / p).exists()
+                  ) == []
+    design_notes = re.compile(r"\b(TASKS|REFERENCES|ARCHITECTURE)\.md\b")
+    texts = {"README.md": README, **{str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+                                     for p in (ROOT / "experiments").rglob("*.py")}}
+    assert sorted(name for name, text in texts.items() if design_notes.search(text)) == []

@@ -139,7 +139,7 @@ def test_suites_are_explicit_data(toy):
     assert "toy" not in quick.models                   # a newly registered model joins no suite
     with pytest.raises(ValueError, match="unknown suite 'huge'; allowed: quick, full, paper"):
         suite("huge")
-    s = Suite("t", "quick", (Entry("toy", {"noise": 0.0}, hidden_size=3, label="toy-ideal"),
+    s = Suite("t", "quick", (Entry("toy", {"noise": 0.0}, hidden_size=3),
                              Entry("lstm", tasks=("narma5",))), ("bessel_j2", "narma5"), 2)
     runs = suite_grid(s, range(2))
     assert [(r.model, r.task) for r in runs] == [

@@ -27,25 +27,35 @@ def test_process_pool_gives_the_same_results_as_in_process(tmp_path):
     assert _values(local) == _values(pooled)
 
 
-def test_dask_local_cluster(tmp_path):
+@pytest.mark.slow
+def test_dask_local_cluster_equals_in_process_on_a_mixed_family_grid(tmp_path):
+    """One model of every registered family, through a LocalCluster of two worker processes
+    on loopback."""
     distributed = pytest.importorskip("distributed", reason="needs the [dist] extra")
-    specs = grid(["elman"], ["damped_shm"], range(2), **COMMON)
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1,
-                            dashboard_address=None) as client, \
+    from experiments.models import MODELS
+
+    models = list({s.family: name for name, s in reversed(MODELS.items())}.values())
+    specs = grid(models, ["damped_shm"], range(2), **COMMON)
+    with Store(str(tmp_path / "local.sqlite")) as store:
+        local = sweep(specs, store)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, \
             Store(str(tmp_path / "d.sqlite")) as store:
         report = sweep(specs, store, executor=client.get_executor())
-        assert len(report.computed) == 2 and len(store.runs()) == 2
+        assert len(report.computed) == len(specs) and len(store.runs()) == len(specs)
         again = sweep(specs, store, executor=client.get_executor())
-        assert len(again.computed) == 0 and len(again.reused) == 2
+        assert len(again.computed) == 0 and len(again.reused) == len(specs)
+    assert _values(report) == _values(local)  # bit-identical, every family
 
 
 def test_failed_runs_are_reported_not_stored(tmp_path, monkeypatch):
     import experiments.sweep as sw
 
-    def boom(spec):
+    def boom(spec, **kwargs):
         if spec.seed == 1:
             raise ValueError("simulated failure")
-        return real(spec)
+        return real(spec, **kwargs)
 
     real = sw.execute
     monkeypatch.setattr(sw, "execute", boom)

@@ -116,3 +116,27 @@ def test_train_config_validation():
         RunSpec("lstm", "bessel_j2", backend="cuda").resolved()
     with pytest.raises(ValueError, match="hidden_size=0"):
         RunSpec("lstm", "bessel_j2", hidden_size=0).resolved()
+
+
+@pytest.mark.parametrize("split,part,value", [("train", "x", float("nan")),
+                                              ("test", "y", float("inf"))])
+def test_non_finite_data_is_named_as_the_cause(split, part, value):
+    task = tasks.load("bessel_j2")
+    getattr(getattr(task, split), part)[3, 0] = value  # corrupted after loading
+    model = build_model("elman", task.input_size, task.output_size, task.kind, hidden_size=4)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=rf"{split}\.{part} holds \d+ NaN/inf values; the "
+                       "data is the cause, not the learning rate"):
+        fit(model, task, TrainConfig(epochs=2), quiet=True)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_head_for_another_task_is_refused():
+    task = tasks.load("bessel_j2")
+    wrong_kind = build_model("elman", task.input_size, 10, "classification", hidden_size=4)
+    with pytest.raises(ValueError, match="head is for 'classification' tasks but task "
+                       "'bessel_j2' is 'regression'"):
+        fit(wrong_kind, task, TrainConfig(epochs=1), quiet=True)
+    wrong_size = build_model("elman", task.input_size, 3, "regression", hidden_size=4)
+    with pytest.raises(ValueError, match="head has 3 outputs but task 'bessel_j2' needs 1"):
+        fit(wrong_size, task, TrainConfig(epochs=1), quiet=True)

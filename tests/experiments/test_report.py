@@ -1,0 +1,133 @@
+"""The comparison report: table rows and labels, figures as real images, the self-contained
+HTML page, and that page rendered by a real headless browser."""
+
+import base64
+import dataclasses
+import io
+import re
+import shutil
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+from test_store import _run
+
+from experiments.plots import pareto_front
+from experiments.report import aggregate, write_report
+from experiments.runner import RunSpec, execute
+
+EPOCHS = {"epochs": 2}
+
+
+@pytest.fixture(scope="module")
+def runs():
+    specs = [RunSpec(m, t, seed=s, hidden_size=h, train=EPOCHS)
+             for t in ("damped_shm", "digits_rows") for m, h in (("lstm", 4), ("mingru", 4))
+             for s in (0, 1)]
+    specs += [RunSpec("lstm", "damped_shm", seed=s, hidden_size=8, train=EPOCHS) for s in (0, 1)]
+    return [execute(s) for s in specs]
+
+
+@pytest.fixture(scope="module")
+def report(runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report")
+    write_report(runs, str(out))
+    return out
+
+
+def _image(data: bytes) -> np.ndarray:
+    import matplotlib.image
+
+    return matplotlib.image.imread(io.BytesIO(data), format="png")
+
+
+def test_rows_tell_configurations_apart(runs):
+    rows = aggregate(runs)
+    labels = {(r.task, r.label): r for r in rows}
+    assert set(labels) == {("damped_shm", "lstm h=4"), ("damped_shm", "lstm h=8"),
+                           ("damped_shm", "mingru"), ("digits_rows", "lstm"),
+                           ("digits_rows", "mingru")}
+    assert all(r.seeds == 2 for r in rows)
+    assert labels["damped_shm", "lstm h=8"].params > labels["damped_shm", "lstm h=4"].params
+
+
+def test_figures_are_non_empty_images_and_the_page_holds_them(report):
+    md = (report / "report.md").read_text()
+    files = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", md)
+    assert set(files) == {"damped_shm.png", "damped_shm-prediction.png", "digits_rows.png",
+                          "pareto.png"}
+    for name in files:
+        pixels = _image((report / name).read_bytes())
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 400
+        assert pixels[..., :3].std() > 0.05, f"{name} is blank"
+    page = (report / "report.html").read_text()
+    embedded = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(embedded) == len(files)
+    for data in embedded:
+        assert _image(base64.b64decode(data)).size > 0
+    assert "lstm h=8" in page and "<table>" in page and "src=\"http" not in page
+
+
+def _browser():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.skipif(_browser() is None, reason="no headless browser installed "
+                    "(apt-get install chromium)")
+def test_a_real_browser_renders_the_page_with_every_figure(report, tmp_path):
+    page = report / "report.html"
+    n_figures = page.read_text().count("data:image/png;base64,")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--allow-file-access-from-files",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000"]
+    dom = subprocess.run([_browser(), *flags, "--dump-dom", page.as_uri()], capture_output=True,
+                         text=True, timeout=120)
+    assert f'data-figures-loaded="{n_figures}"' in dom.stdout, dom.stderr[-500:]
+    shot = tmp_path / "shot.png"
+    subprocess.run([_browser(), *flags, f"--screenshot={shot}", "--window-size=1200,2000",
+                    page.as_uri()], capture_output=True, timeout=120)
+    pixels = _image(shot.read_bytes())
+    assert pixels[..., :3].std() > 0.05  # text, table and figures, not a blank page
+
+
+def test_pareto_front_keeps_only_undominated_points():
+    points = [(10, 0.5), (20, 0.4), (15, 0.6), (30, 0.1), (5, 0.9)]
+    assert pareto_front(points, higher_better=False) == [(5, 0.9), (10, 0.5), (20, 0.4),
+                                                         (30, 0.1)]
+    assert pareto_front(points, higher_better=True) == [(5, 0.9)]
+
+
+def test_report_rows_show_no_spread_for_one_seed():
+    from experiments.report import markdown_table, text_table
+
+    runs = [_run(seed=0, value=0.5), _run(seed=1, value=0.7), _run(seed=0, value=0.25, h="one")]
+    rows = {r.mean: r for r in aggregate(runs)}
+    assert rows[0.25].cell == "0.25 (1 seed)" and rows[0.25].seeds == 1
+    assert rows[0.6].cell == "0.6 ± 0.1414" and rows[0.6].seeds == 2
+    for table in (text_table(list(rows.values())), markdown_table(list(rows.values()))):
+        assert not re.search(r"± 0(?![.\d])", table) and "0.25 (1 seed)" in table
+
+
+def test_control_figure_plots_the_training_return_without_legend_warnings(tmp_path,
+                                                                          monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import task_figure
+
+    runs = [dataclasses.replace(_run(seed=s), task="cartpole", metric="mean_return",
+                                history=[{"epoch": e, "train_return": 10.0 * e + s}
+                                         for e in (1, 2, 3)]) for s in (0, 1)]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "No artists with labels found" would fail here
+        name = task_figure(runs, aggregate(runs), {}, str(tmp_path))
+    curve_axes = figures[0].axes[1]
+    assert list(curve_axes.lines[0].get_ydata()) == [10.5, 20.5, 30.5]
+    assert curve_axes.get_ylabel() == "training return"
+    assert (tmp_path / name).stat().st_size > 1000
+    monkeypatch.undo()
+    plt.close(figures[0])

@@ -1,0 +1,22 @@
+"""A run stores its model's hardware cost and, for regression, its test predictions."""
+
+from experiments import tasks
+from experiments.runner import RunSpec, execute
+
+
+def test_a_quantum_run_stores_circuit_cost_and_predictions():
+    task = tasks.load("damped_shm", "quick", 0)
+    run = execute(RunSpec("qlstm", "damped_shm", hidden_size=3, train={"epochs": 1}))
+    steps = task.train.x.shape[1]
+    # the published QLSTM runs six circuits per time step, each with CNOT layers
+    assert run.cost["executions_per_sequence"] == 6 * steps
+    assert run.cost["executions_per_epoch"] == 6 * steps * len(task.train)
+    assert run.cost["two_qubit_per_step"] >= 6 * 2 * 8  # 6 circuits x 2 layers x 8 CNOTs
+    assert run.cost["depth_per_step"] > 0 and run.cost["shots"] == 0
+    assert len(run.outputs["pred"]) == len(run.outputs["true"]) == len(task.test)
+    assert run.outputs["true"] == task.test.y[:, 0].tolist()
+
+
+def test_a_classical_classification_run_stores_no_cost():
+    run = execute(RunSpec("gru", "digits_rows", hidden_size=4, train={"epochs": 1}))
+    assert run.cost == {} and run.outputs == {}
