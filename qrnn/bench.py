@@ -15,7 +15,9 @@ Measured in one process, warm, medians of interleaved repeats, float64:
     ``default.qubit``;
 (c) one full training step (forward, MSE loss on the last step, backward, RMSprop step) of
     the models ``QLSTM(1, 3)`` and ``QFWP(1)`` with their Linear(4 -> 1) head, batch 10, 4 time
-    steps, on the fast backend and on ``default.qubit`` (the same weights);
+    steps, on the fast backend and on ``default.qubit`` (the same weights); QLSTM's fast row
+    is its fused sequence kernel (:mod:`qrnn.sim.recurrent`), "fast (per-step)" the same
+    model with that kernel off;
 (d) peak resident memory of a fresh process running (a) at 16 qubits, batch 32, on the
     fast path.
 
@@ -135,13 +137,19 @@ def _qlstm_case(gen: torch.Generator) -> dict:
     return {"fast": fast, "fast (torch ops)": fast_torch, "default.qubit": qnodes}
 
 
-def _model_case(name: str, backend: str, gen: torch.Generator):
-    """One RMSprop training step of model ``name`` (with its head) on ``backend``."""
+def _model_case(name: str, backend: str, gen: torch.Generator, per_step: bool = False):
+    """One RMSprop training step of model ``name`` (with its head) on ``backend``;
+    ``per_step``: QLSTM with its fused sequence kernel off (one build, then two
+    :class:`CompiledBlock` calls per time step on the compiled Pauli kernels)."""
     from qrnn.qfwp import QFWP
     from qrnn.qlstm import QLSTM
 
+    class PerStepQLSTM(QLSTM):
+        fused = False
+
     torch.manual_seed(0)
-    body = (QLSTM(1, 3) if name == "qlstm" else QFWP(1)).double()
+    model = (PerStepQLSTM if per_step else QLSTM) if name == "qlstm" else None
+    body = (model(1, 3) if model else QFWP(1)).double()
     body.backend = backend
     head = torch.nn.Linear(body.output_size, 1).double()
     params = [*body.parameters(), *head.parameters()]
@@ -264,15 +272,20 @@ def _run(quick: bool) -> dict:
     )
     for name in ("qlstm", "qfwp"):
         cases = {b: _model_case(name, b, gen) for b in ("fast", "default.qubit")}
+        if name == "qlstm":
+            cases["fast (per-step)"] = _model_case(name, "fast", gen, per_step=True)
         med = _median_times(cases, 2 if quick else 5)
         for backend, sec in med.items():
             rows.append({"workload": f"{name}_train_step", "batch": QLSTM_BATCH,
                          "steps": QLSTM_STEPS, "backend": backend, "ms": round(sec * 1e3, 3)})
         ratio = med["default.qubit"] / med["fast"]
         label = "QLSTM(1, 3)" if name == "qlstm" else "QFWP(1)"
+        per_step = med.get("fast (per-step)")
         summary.append(
             f"{label} training step (batch {QLSTM_BATCH}, {QLSTM_STEPS} steps, fwd+loss+bwd+"
-            f"RMSprop): fast {med['fast'] * 1e3:.2f} ms, default.qubit "
+            f"RMSprop): fast {med['fast'] * 1e3:.2f} ms"
+            + (f" (fused; per-step {per_step * 1e3:.2f} ms)" if per_step else "")
+            + ", default.qubit "
             f"{med['default.qubit'] * 1e3:.0f} ms -> {ratio:.0f}x"
             + (f"; target >= {TARGET_MODEL_STEP:.0f}x: "
                f"{'met' if ratio >= TARGET_MODEL_STEP else 'NOT met'}" if name == "qlstm" else "")

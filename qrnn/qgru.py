@@ -9,6 +9,10 @@ the first ``hidden_size`` qubits), its inputs zero-padded to ``n_qubits``::
     QRNN:  h_t = tanh(VQC([x_t, h]))
 
 ``y_t = h_t`` (``output_size = hidden_size``); the state is ``h``. Weights 0.01 N(0, 1).
+
+On the ``"fast"`` backend with exact values both run the whole sequence as one fused kernel
+(:func:`qrnn.sim.recurrent_gated.gated_sequence`, compiled C); ``path="reference"`` keeps
+the per-step code below, which every other backend runs.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from torch import Tensor
 
 from qrnn.cells import Circuit, QuantumBody, check_fit, circuit_weights, pad_inputs
 from qrnn.circuit import BlockSpec
+from qrnn.sim.block import PAULI_MAX_QUBITS
+from qrnn.sim.recurrent_gated import gated_sequence
 
 
 class _GatedCircuits(QuantumBody):
@@ -39,6 +45,18 @@ class _GatedCircuits(QuantumBody):
         self.weights = circuit_weights(self.count, self.spec)
         self.output_size = hidden_size
 
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`forward` runs the fused sequence (``"fast"`` backend, exact values,
+        ``path`` not ``"reference"``, at most 6 qubits)."""
+        return (self.backend == "fast" and self.shots is None and self.path != "reference"
+                and self.n_qubits <= PAULI_MAX_QUBITS)
+
+    def _fused_forward(self, x: Tensor, state, cell: str) -> tuple[Tensor, Tensor]:
+        x = self.check_input(x, self.weights.dtype)
+        hs = gated_sequence(self.spec, self.weights, x, state, cell=cell, path=self.path)
+        return hs, hs[:, -1]
+
     def _start(self, x: Tensor, state):
         x = self.check_input(x, self.weights.dtype)
         h = x.new_zeros(x.shape[0], self.hidden_size) if state is None else state
@@ -58,6 +76,8 @@ class QGRU(_GatedCircuits):
         return [Circuit("reset+update", self.spec, 2, 0), Circuit("candidate", self.spec, 1, 1)]
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, Tensor]:
+        if self.fused:
+            return self._fused_forward(x, state, "gru")
         x, h, block = self._start(x, state)
         gates, candidate = block.split([2, 1])
         ys = []
@@ -83,6 +103,8 @@ class QRNN(_GatedCircuits):
         return [Circuit("cell", self.spec, 1, 0)]
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, Tensor]:
+        if self.fused:
+            return self._fused_forward(x, state, "elman")
         x, h, block = self._start(x, state)
         ys = []
         for t in range(x.shape[1]):

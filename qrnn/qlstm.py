@@ -22,6 +22,11 @@ The paper's output layer Linear(4 -> 1) is the task head the trainer adds on ``y
     c_t = f * c_{t-1} + i * tanh(VQC_3(v_t)); h_t = o * tanh(c_t); y_t = h_t
 
 126 parameters with its Linear(5 -> 1) head. State: ``(h, c)``.
+
+On the ``"fast"`` backend with exact values, chen2020 runs the whole sequence as one fused
+kernel (:func:`qrnn.sim.recurrent.qlstm_sequence`: readout build, time loop and BPTT in
+compiled C); ``path="reference"`` keeps the per-step code below, which every other backend
+runs.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from torch import Tensor
 from kernels.contract import check_choice
 from qrnn.cells import Circuit, QuantumBody, check_fit, circuit_weights, pad_inputs
 from qrnn.circuit import BlockSpec
+from qrnn.sim.block import PAULI_MAX_QUBITS
+from qrnn.sim.recurrent import qlstm_sequence
 
 VARIANTS = ("chen2020", "chen2022")
 _DEFAULT_LAYERS = {"chen2020": 2, "chen2022": 5}
@@ -74,6 +81,13 @@ class QLSTM(QuantumBody):
             self.width = self.output_size = hidden_size
         self.n_layers = n_layers
 
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`forward` runs the fused sequence (chen2020, ``"fast"`` backend,
+        exact values, ``path`` not ``"reference"``, at most 6 qubits)."""
+        return (self.variant == "chen2020" and self.backend == "fast" and self.shots is None
+                and self.path != "reference" and self.n_qubits <= PAULI_MAX_QUBITS)
+
     def circuits(self) -> list[Circuit]:
         if self.variant == "chen2020":
             return [Circuit("gates", self.spec, 4, 0), Circuit("hidden+output", self.spec, 2, 1)]
@@ -81,6 +95,10 @@ class QLSTM(QuantumBody):
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         x = self.check_input(x, self.weights.dtype)
+        if self.fused:
+            ys, hs, c = qlstm_sequence(self.spec, self.weights, x, state,
+                                       hidden_size=self.hidden_size, path=self.path)
+            return ys, (hs[:, -1], c)
         batch, steps = x.shape[:2]
         if state is None:
             h = x.new_zeros(batch, self.hidden_size)

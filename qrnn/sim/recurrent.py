@@ -1,0 +1,343 @@
+"""Fused recurrent quantum cell: a whole QLSTM sequence as one autograd node.
+
+The cell is Chen, Yoo & Fang's QLSTM: six variational circuits of ``n`` qubits (one
+:class:`~qrnn.circuit.BlockSpec`, every qubit read as <Z>), shared over time and batch.
+With ``v_t = [x_t, h_{t-1}]`` (``input_size + hidden_size <= n`` values, zero-padded to ``n``)::
+
+    f, i, o = sigmoid(VQC_0, VQC_1, VQC_3 (v_t)),  g = tanh(VQC_2(v_t))     (n each)
+    c_t = f * c_{t-1} + i * g,  u_t = o * tanh(c_t)
+    h_t = VQC_4(u_t)[:hidden_size],  y_t = VQC_5(u_t)                       (y: n values)
+
+Two ways to run it, chosen by ``path`` (:func:`kernels.contract.check_path`):
+
+* ``"reference"`` (:func:`reference_sequence`): the per-step torch code, one
+  :class:`~qrnn.sim.block.CompiledBlock` call (itself on ``path="reference"``) for the four
+  gate circuits and one for the two output circuits per step, the cell arithmetic in torch.
+* ``"cpu"`` (:class:`FusedQLSTM`): the circuits' readout matrix ``R (4**n, 6 n)`` (the
+  ``"pauli"`` method of :mod:`qrnn.sim.pauli`, Heisenberg picture) is built once per call; the
+  time loop (encoding, Pauli features, products with ``R``, gates, cell update) runs in one
+  call of :file:`recurrent.c`, and its backward pass is one BPTT call giving the gradients
+  of ``x``, the initial state and ``R`` (then through the readout build to the weights).
+* ``"auto"``: compiled on the CPU when a C compiler is there, otherwise the reference after
+  one warning.
+
+Shapes: ``x (B, T, input_size)``; ``state`` ``(h (B, hidden_size), c (B, n))`` or None for
+zeros; returns ``(ys (B, T, n), hs (B, T, hidden_size), c_T (B, n))``. The computation runs
+in the weights' dtype (float32 or float64).
+"""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from kernels import cpu_build
+from kernels.contract import AUTO, REFERENCE, check_path
+from qrnn.circuit import BlockSpec, real_tensor
+from qrnn.sim import pauli_kernel
+from qrnn.sim.block import PAULI_MAX_QUBITS, CompiledBlock, stack_weights
+from qrnn.sim.pauli import clifford_action, observable_rows, rotation_transfer
+
+GATE_CIRCUITS, OUT_CIRCUITS = 4, 2
+CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
+"""The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
+ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
+"""Encodings the kernel computes, by their code in :file:`recurrent.c`."""
+ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
+"""Rotations of the two-layer readout build in :file:`recurrent.c`, by their code."""
+PATHS = ("cpu",)
+"""Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
+:mod:`qrnn.sim.fused`."""
+_SOURCES = [Path(__file__).with_name(name) for name in ("recurrent.c", "recurrent_gated.c")]
+_FLOAT = "#define REAL float\n#define SFX(name) name##_f32\n#define MATH(fn) fn##f\n"
+_UNDEF = "\n#undef REAL\n#undef SFX\n#undef MATH\n"
+
+
+def _source() -> str:
+    """The C text: a float32 copy of :file:`recurrent.c` and :file:`recurrent_gated.c`, then
+    the files as written (float64)."""
+    text = "\n".join(path.read_text() for path in _SOURCES)
+    return _FLOAT + text + _UNDEF + text
+
+
+_PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
+_SIGNATURES = {
+    "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
+    "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
+    "readout2": [_I32] * 4 + [_PTR] * 4,
+    "readout2_backward": [_I32] * 4 + [_PTR] * 5,
+    "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
+    "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
+}
+LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
+    f"{name}_{suffix}": (argtypes, ctypes.c_int)
+    for name, argtypes in _SIGNATURES.items() for suffix in ("f32", "f64")
+})
+"""The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
+
+
+def record_size(n: int) -> int:
+    """Values the forward pass keeps per time step and sample for BPTT (as in the C file):
+    two feature vectors, both input Jacobians, four gates, ``c_{t-1}`` and ``tanh(c_t)``."""
+    return 2 * 4**n + n * CIRCUITS * n + (GATE_CIRCUITS + 2) * n
+
+
+def _ptr(t: Tensor | None):
+    return None if t is None else t.data_ptr()
+
+
+class FusedQLSTM(torch.autograd.Function):
+    """The QLSTM sequence from the circuit weights: readout build, forward and BPTT compiled.
+
+    Inputs:
+        x: ``(B, T, input_size)``; weights: ``(6, *spec.weight_shape)``; h0
+        ``(B, hidden_size)``, c0 ``(B, n)``, all of one dtype (float32/float64) on the CPU;
+        spec: the circuits' :class:`~qrnn.circuit.BlockSpec` (no gradient).
+
+    Outputs: ``ys (B, T, n)``, ``hs (B, T, hidden_size)``, ``c_T (B, n)``.
+
+    Forward: the readout matrix ``R (4**n, 6 n)`` of the six circuits (column ``c n + k``
+    the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices (:func:`_readout`),
+    then the time loop of :file:`recurrent.c`, which
+    keeps :func:`record_size` values per step and sample (features and input Jacobians of
+    both readouts, the gates) when any input needs a gradient. Backward: one pass back in
+    time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
+    transfer matrices and the angles (``readout2_backward`` for two layers,
+    :func:`qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
+    """
+
+    @staticmethod
+    def forward(ctx, x, weights, h0, c0, spec):
+        batch, steps, inputs = x.shape
+        n, hidden = spec.n_qubits, h0.shape[1]
+        grad_w = ctx.needs_input_grad[1] and spec.n_layers > 0
+        weights = weights.contiguous()
+        readout, transfer, dtransfer, layer = _readout(spec, weights, grad_w)
+        x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
+        ys, hs = x.new_empty(batch, steps, n), x.new_empty(batch, steps, hidden)
+        c_out = x.new_empty(batch, n)
+        train = any(ctx.needs_input_grad[:4])
+        record = record_size(n)
+        saved = x.new_empty(steps, batch, record) if train else None
+        failed = LIBRARY.function("qlstm_forward", x.dtype)(
+            batch, steps, n, inputs, hidden, ENCODING_CODES[spec.encoding], x.data_ptr(),
+            readout.data_ptr(), h0.data_ptr(), c0.data_ptr(), ys.data_ptr(), hs.data_ptr(),
+            c_out.data_ptr(), _ptr(saved), record)
+        if failed:
+            raise MemoryError(f"fused QLSTM kernel could not allocate its scratch (n={n})")
+        if train:
+            ctx.save_for_backward(saved, readout, weights, transfer, dtransfer)
+            ctx.layer, ctx.sizes, ctx.spec = layer, (batch, steps, n, inputs, hidden), spec
+        return ys, hs, c_out
+
+    @staticmethod
+    def backward(ctx, g_ys, g_hs, g_c):
+        saved, readout, weights, transfer, dtransfer = ctx.saved_tensors
+        spec = ctx.spec
+        batch, steps, n, inputs, hidden = ctx.sizes
+        g_x = saved.new_empty(batch, steps, inputs)
+        g_r = torch.zeros_like(readout)
+        g_h0, g_c0 = saved.new_empty(batch, hidden), saved.new_empty(batch, n)
+        grads = [None if g is None else g.contiguous() for g in (g_ys, g_hs, g_c)]
+        failed = LIBRARY.function("qlstm_backward", saved.dtype)(
+            batch, steps, n, inputs, hidden, saved.data_ptr(), saved.shape[-1],
+            *map(_ptr, grads), g_x.data_ptr(), g_r.data_ptr(), g_h0.data_ptr(),
+            g_c0.data_ptr())
+        if failed:
+            raise RuntimeError(f"fused QLSTM backward rejected its sizes (n={n})")
+        g_w = None
+        if ctx.needs_input_grad[1]:
+            g_w = readout_weight_grad(ctx, spec, weights, readout, transfer, dtransfer, g_r)
+        return g_x, g_w, g_h0, g_c0, None
+
+
+def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
+    """``(R (4**n, C m), transfer, dtransfer, (image, sign))`` of C circuits (``weights``
+    ``(C, *spec.weight_shape)``, contiguous) reading ``m = len(spec.wires)`` values each.
+
+    Two-layer circuits that read qubits ``0..m-1`` are built from the angles by the
+    structured ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    recomputes them); others by :func:`qrnn.sim.pauli_kernel.heisenberg` from
+    :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
+    n, dtype, circuits = spec.n_qubits, weights.dtype, weights.shape[0]
+    wires = spec.wires
+    pairs = spec.entangler_pairs()
+    layer = clifford_action(pairs, n, dtype) if pairs else (None, None)
+    obs = observable_rows(n, wires, False, dtype)
+    if spec.n_layers == 0:
+        return obs.T.repeat(1, circuits).contiguous(), None, None, layer
+    if structured(spec):
+        readout = weights.new_empty(4**n, circuits * len(wires))
+        LIBRARY.function("readout2", dtype)(
+            circuits, n, len(wires), ROTATION_CODES[spec.rotation], weights.data_ptr(),
+            _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
+        return readout, None, None, layer
+    if derivative:
+        transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
+    else:
+        transfer, dtransfer = rotation_transfer(spec.rotation, weights), None
+    return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
+
+
+def structured(spec: BlockSpec) -> bool:
+    """Whether :func:`_readout` builds ``spec``'s readout with the structured C kernel."""
+    return spec.n_layers == 2 and spec.wires == tuple(range(len(spec.wires)))
+
+
+def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtransfer, g_r):
+    """The angles' gradient ``(C, *spec.weight_shape)`` from the readout's ``g_r``."""
+    if spec.n_layers == 0:  # the readout does not depend on the (empty) weights
+        return torch.zeros_like(weights)
+    if structured(spec):
+        g_w = torch.empty_like(weights)
+        image, sign = ctx.layer
+        LIBRARY.function("readout2_backward", weights.dtype)(
+            weights.shape[0], spec.n_qubits, len(spec.wires), ROTATION_CODES[spec.rotation],
+            weights.data_ptr(), _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
+        return g_w
+    g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
+    return (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
+
+
+def reference_sequence(gates, outs, x: Tensor, h0: Tensor, c0: Tensor):
+    """The QLSTM sequence step by step in torch (the reference of :class:`FusedQLSTM`).
+
+    Args:
+        gates: callable ``v (B, n) -> (B, 4, n)``, the four gate circuits (f, i, g, o).
+        outs: callable ``u (B, n) -> (B, 2, n)``, the hidden and output circuits.
+        x: ``(B, T, input_size)``; h0: ``(B, hidden_size)``; c0: ``(B, n)``; the circuits
+            read ``[x_t, h_{t-1}]`` zero-padded to ``n``.
+
+    Returns:
+        ``(ys (B, T, n), hs (B, T, hidden_size), c_T (B, n))``.
+    """
+    hidden, pad = h0.shape[1], c0.shape[1] - x.shape[2] - h0.shape[1]
+    h, c, ys, hs = h0, c0, [], []
+    for t in range(x.shape[1]):
+        z = gates(torch.nn.functional.pad(torch.cat([x[:, t], h], 1), (0, pad)))
+        f, i, o = torch.sigmoid(z[:, 0]), torch.sigmoid(z[:, 1]), torch.sigmoid(z[:, 3])
+        c = f * c + i * torch.tanh(z[:, 2])
+        w = outs(o * torch.tanh(c))
+        h = w[:, 0, :hidden]
+        ys.append(w[:, 1])
+        hs.append(h)
+    return torch.stack(ys, 1), torch.stack(hs, 1), c
+
+
+def check_cell(spec: BlockSpec, input_size: int, hidden_size: int) -> None:
+    """Raise a one-line error unless ``spec`` and the sizes make a QLSTM cell."""
+    if not isinstance(spec, BlockSpec):
+        raise TypeError(f"spec must be a BlockSpec, got {type(spec).__name__}")
+    n = spec.n_qubits
+    if spec.measurement != "z" or spec.wires != tuple(range(n)):
+        raise ValueError(f"the QLSTM cell reads <Z> of every qubit in order; spec has "
+                         f"measurement={spec.measurement!r}, measured={spec.measured!r}")
+    if input_size < 1 or hidden_size < 1 or input_size + hidden_size > n:
+        raise ValueError(f"input_size + hidden_size = {input_size} + {hidden_size} must be "
+                         f"sizes >= 1 that fit n_qubits={n}: the circuits read [x_t, h_(t-1)]")
+    if n > PAULI_MAX_QUBITS:
+        raise ValueError(f"n_qubits={n} exceeds the QLSTM cell's limit of {PAULI_MAX_QUBITS}")
+
+
+def resolve_path(path: str, x: Tensor) -> str:
+    """``"cpu"`` or ``"reference"`` for ``path`` (validated) and tensor ``x``.
+
+    ``"auto"`` takes the kernel for CPU tensors when it can be compiled, else warns once and
+    takes the reference; ``"cpu"`` raises if the kernel is unavailable."""
+    path = check_path(path, PATHS)
+    if path == AUTO:
+        if not x.is_cpu:
+            return REFERENCE
+        if LIBRARY.available() and pauli_kernel.available():
+            return "cpu"
+        reason = LIBRARY.error or pauli_kernel.LIBRARY.error
+        cpu_build.warn_once("recurrent", f"the fused recurrent quantum kernels are unavailable "
+                            f"({reason}); the quantum cells run their per-step torch path")
+        return REFERENCE
+    if path == "cpu":
+        LIBRARY.require()
+        pauli_kernel.LIBRARY.require()
+        if not x.is_cpu:
+            raise ValueError(f"path='cpu' runs on the CPU; x is on {x.device}")
+    return path
+
+
+def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *,
+                   hidden_size: int | None = None, path: str = AUTO):
+    """Run a QLSTM over a sequence (see the module docstring for the cell).
+
+    Args:
+        spec: the circuits (all six share it): <Z> of every qubit, ``n_qubits <= 6``.
+        weights: six tensors of ``spec.weight_shape`` or one ``(6, *spec.weight_shape)``,
+            in the order f, i, g, o gates, hidden circuit, output circuit.
+        x: ``(B, T, input_size)``.
+        state: ``(h0 (B, hidden_size), c0 (B, n_qubits))`` or None for zeros.
+        hidden_size: default ``n_qubits - input_size``; ``input_size + hidden_size <=
+            n_qubits`` (the circuits' unused qubits read 0).
+        path: ``"auto"``, ``"reference"`` (the per-step torch code throughout, also inside
+            the circuits) or ``"cpu"`` (the fused kernel).
+
+    Returns:
+        ``(ys (B, T, n_qubits), hs (B, T, hidden_size), c_T (B, n_qubits))``.
+    """
+    if not isinstance(x, Tensor) or x.ndim != 3:
+        raise ValueError(f"x must be a (batch, time, input_size) tensor, got "
+                         f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+    hidden = spec.n_qubits - x.shape[-1] if hidden_size is None else hidden_size
+    check_cell(spec, x.shape[-1], hidden)
+    path = resolve_path(path, x)
+    stacked = _six(spec, weights)
+    x = real_tensor("x", x).to(stacked.dtype)
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"x has shape {tuple(x.shape)}; batch and time must be >= 1")
+    h0, c0 = _state(state, x.shape[0], hidden, spec.n_qubits, x.dtype)
+    if path == REFERENCE:
+        block = CompiledBlock(spec, list(stacked), path=REFERENCE)
+        gates, outs = block.split([GATE_CIRCUITS, OUT_CIRCUITS])
+        return reference_sequence(gates, outs, x, h0, c0)
+    return FusedQLSTM.apply(x, stacked, h0, c0, spec)
+
+
+def _six(spec: BlockSpec, weights) -> Tensor:
+    """The six circuits' weights as one ``(6, *weight_shape)`` tensor, validated (a tensor of
+    that shape is used as it is; a sequence of six is stacked)."""
+    shape = (CIRCUITS, *spec.weight_shape)
+    if isinstance(weights, Tensor):
+        if tuple(weights.shape) != shape:
+            raise ValueError(f"weights have shape {tuple(weights.shape)}; expected {shape} or "
+                             f"a sequence of {CIRCUITS} tensors of shape {spec.weight_shape}")
+        return real_tensor("weights", weights)
+    if len(weights) != CIRCUITS:
+        raise ValueError(f"weights is a sequence of {len(weights)} tensors; expected "
+                         f"{CIRCUITS} of shape {spec.weight_shape}")
+    stacked = stack_weights(spec, weights)
+    if stacked.ndim != 4:
+        raise ValueError("per-sample weights are not supported by the QLSTM cell")
+    return stacked
+
+
+def _state(state, batch: int, hidden: int, n: int, dtype: torch.dtype):
+    """``(h0 (B, hidden), c0 (B, n))`` from ``state`` (None: zeros), validated."""
+    if state is None:
+        return torch.zeros(batch, hidden, dtype=dtype), torch.zeros(batch, n, dtype=dtype)
+    if not isinstance(state, (tuple, list)) or len(state) != 2:
+        raise ValueError("state must be None or a pair (h0 (batch, hidden), c0 (batch, n))")
+    h0, c0 = (real_tensor(name, s).to(dtype) for name, s in zip(("h0", "c0"), state, strict=True))
+    if h0.shape != (batch, hidden) or c0.shape != (batch, n):
+        raise ValueError(f"state has shapes {tuple(h0.shape)}, {tuple(c0.shape)}; expected "
+                         f"({batch}, {hidden}) and ({batch}, {n})")
+    return h0, c0
+
+
+__all__ = [
+    "FusedQLSTM",
+    "LIBRARY",
+    "check_cell",
+    "qlstm_sequence",
+    "record_size",
+    "reference_sequence",
+    "resolve_path",
+]

@@ -1,0 +1,255 @@
+"""Time the fast path next to PennyLane + JAX, tensorcircuit-ng and Catalyst, all in one process.
+
+Runs inside the virtual environment built by ``run.sh`` (the peers installed there, torch and
+the repository from the system site-packages and PYTHONPATH). Every peer and the fast path run
+on one thread (torch threads 1, XLA's CPU thread pool off), float64; the timings are medians
+of interleaved warm repeats; each peer's first call (trace + jit compile + run) is reported
+apart as its compile time. Before timing, every peer's values and gradients are checked
+against the fast path (``--tolerance``, default 1e-10): a peer that disagrees is reported as
+such and not timed.
+
+Workloads (see ``peers.py``): one QLSTM block (4/8/12 qubits, 2 layers, batch 32, value and
+weight gradient of the sum of outputs) and one QLSTM(1, 3) training step (six 4-qubit
+circuits, 4 steps, batch 10, MSE on the last step, gradients, RMSprop update). The 100-epoch
+column is compile time + 100 epochs x ``STEPS_PER_EPOCH`` training steps at the measured
+median (training steps only; evaluation passes are not counted for anyone).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false "
+                      "intra_op_parallelism_threads=1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # lightning.qubit (Catalyst) spins otherwise
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import jax  # noqa: E402
+import numpy as np  # noqa: E402
+import peers  # noqa: E402
+import torch  # noqa: E402
+
+from qrnn.circuit import BlockSpec  # noqa: E402
+from qrnn.qlstm import QLSTM  # noqa: E402
+from qrnn.sim.block import CompiledBlock  # noqa: E402
+
+BLOCK_BATCH, QLSTM_BATCH, QLSTM_STEPS = 32, 10, 4
+STEPS_PER_EPOCH = 16
+"""damped_shm: 236 windows of 4, 67 % (158) for training, batch 10 -> 16 steps an epoch."""
+EPOCHS = 100
+
+
+def interleaved(fns: dict, repeats: int) -> dict:
+    """``{name: (median wall seconds, median process CPU seconds)}``; every timed call follows
+    one untimed warm call. CPU time counts only this process's running time, so it is less
+    disturbed by other work on a shared machine than wall time."""
+    wall = {name: [] for name in fns}
+    cpu = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            fn()
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fn()
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
+    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
+
+
+def first_call(fn, *args):
+    """``(result, seconds)`` of the first (compiling) call of a jitted function."""
+    start = time.perf_counter()
+    out = jax.block_until_ready(fn(*args))
+    return out, time.perf_counter() - start
+
+
+def max_error(got, want) -> float:
+    return max(float(np.max(np.abs(np.asarray(g) - np.asarray(w))))
+               for g, w in zip(got, want, strict=True))
+
+
+def block_peers(n: int) -> dict:
+    """Name -> builder of ``(w, x) -> (sum, grad)`` (compiled on first call)."""
+    return {
+        "pennylane+jax broadcast": lambda: jax.jit(peers.block_value_and_grad(
+            peers.pennylane_batched(n, "broadcast"))),
+        "pennylane+jax vmap": lambda: jax.jit(peers.block_value_and_grad(
+            peers.pennylane_batched(n, "vmap"))),
+        "tensorcircuit-ng": lambda: jax.jit(peers.block_value_and_grad(
+            peers.tensorcircuit_batched(n))),
+        "catalyst qjit": lambda: peers.catalyst_block(n),
+    }
+
+
+def run_peers(candidates: dict, args: tuple, want, tolerance: float, rows: list,
+              fns: dict, base: dict) -> dict:
+    """Compile and check every candidate; the ones that agree join ``fns`` for timing."""
+    compile_s = {}
+    for name, build in candidates.items():
+        row = {**base, "backend": name}
+        try:
+            fn = build()
+            out, seconds = first_call(fn, *args)
+        except Exception as err:  # a peer that cannot run this workload is reported, not fatal
+            rows.append({**row, "error": f"{type(err).__name__}: {str(err).splitlines()[0]}"})
+            continue
+        error = max_error(jax.tree_util.tree_leaves(out)[: len(want)], want)
+        compile_s[name] = seconds
+        if error > tolerance:
+            rows.append({**row, "compile_s": seconds, "max_error": error,
+                         "error": f"disagrees with the fast path by {error:.2e}"})
+            continue
+        rows.append({**row, "compile_s": seconds, "max_error": error})
+        fns[name] = lambda fn=fn: jax.block_until_ready(fn(*args))
+    return compile_s
+
+
+def block_case(n: int, repeats: int, tolerance: float, only: set | None) -> list[dict]:
+    rng = np.random.default_rng(n)
+    x, w = rng.normal(size=(BLOCK_BATCH, n)), rng.normal(size=(2, n, 3))
+    spec, xt = BlockSpec(n, 2), torch.tensor(x)
+    wt = torch.tensor(w, requires_grad=True)
+
+    def fast():
+        wt.grad = None
+        total = CompiledBlock(spec, wt)(xt).sum()
+        total.backward()
+        return total.detach().numpy(), wt.grad.numpy()
+
+    want = fast()
+    base = {"workload": "block_fwd_bwd", "n_qubits": n, "batch": BLOCK_BATCH, "layers": 2}
+    rows, fns = [], {"fast": fast}
+    candidates = {k: v for k, v in block_peers(n).items() if only is None or k in only}
+    run_peers(candidates, (w, x), want, tolerance, rows, fns, base)
+    med = interleaved(fns, repeats)
+    out = [{**base, "backend": "fast"}, *rows]
+    for row in out:
+        if row["backend"] in med:
+            row["ms"], row["cpu_ms"] = (t * 1e3 for t in med[row["backend"]])
+    return out
+
+
+def torch_qlstm(params: tuple, x, y, backend: str = "fast", per_step: bool = False):
+    """The repository's ``QLSTM(1, 3)`` with its Linear(4 -> 1) head and torch's RMSprop:
+    ``(step() -> loss, loss_and_backward() -> loss, parameters)``. ``per_step``: the same
+    model with its fused sequence kernel off (two CompiledBlock calls per time step)."""
+
+    class PerStepQLSTM(QLSTM):
+        fused = False
+
+    body = (PerStepQLSTM if per_step else QLSTM)(1, 3).double()
+    body.backend = backend
+    head = torch.nn.Linear(4, 1).double()
+    with torch.no_grad():
+        body.weights.copy_(torch.tensor(params[0]))
+        head.weight.copy_(torch.tensor(params[1]))
+        head.bias.copy_(torch.tensor(params[2]))
+    leaves = [body.weights, head.weight, head.bias]
+    opt = torch.optim.RMSprop(leaves, lr=peers.LR, alpha=peers.ALPHA, eps=peers.EPS)
+    xt, yt = torch.tensor(x), torch.tensor(y)
+
+    def loss_and_backward():
+        loss = torch.nn.functional.mse_loss(head(body(xt)[0][:, -1]), yt)
+        loss.backward()
+        return loss
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_and_backward()
+        opt.step()
+        return loss
+
+    return step, loss_and_backward, leaves
+
+
+def qlstm_case(repeats: int, tolerance: float, only: set | None,
+               with_default_qubit: bool) -> list[dict]:
+    rng = np.random.default_rng(0)
+    params = (rng.normal(size=(6, 2, 4, 3)), 0.5 * rng.normal(size=(1, 4)),
+              0.1 * rng.normal(size=(1,)))
+    x, y = rng.normal(size=(QLSTM_BATCH, QLSTM_STEPS, 1)), rng.normal(size=(QLSTM_BATCH, 1))
+    _, check, leaves = torch_qlstm(params, x, y)
+    loss = check()
+    want = [loss.detach().numpy()] + [t.grad.numpy() for t in leaves]
+    fns = {"fast (fused)": torch_qlstm(params, x, y)[0],
+           "fast (per-step)": torch_qlstm(params, x, y, per_step=True)[0]}
+    errors = {}
+    if with_default_qubit:
+        fns["default.qubit (torch)"] = torch_qlstm(params, x, y, "default.qubit")[0]
+        _, check, leaves = torch_qlstm(params, x, y, "default.qubit")
+        got = [check().detach().numpy()] + [t.grad.numpy() for t in leaves]
+        errors["default.qubit (torch)"] = max_error(got, want)
+    square_avg = tuple(np.zeros_like(p) for p in params)
+    candidates = {
+        "pennylane+jax vmap": lambda: jax.jit(peers.qlstm_train_step(
+            peers.pennylane_batched(4, "vmap"))),
+        "pennylane+jax broadcast": lambda: jax.jit(peers.qlstm_train_step(
+            peers.pennylane_batched(4, "broadcast"))),
+        "tensorcircuit-ng": lambda: jax.jit(peers.qlstm_train_step(
+            peers.tensorcircuit_batched(4))),
+    }
+    candidates = {k: v for k, v in candidates.items() if only is None or k in only}
+    base = {"workload": "qlstm_train_step", "circuits": 6, "n_qubits": 4,
+            "steps": QLSTM_STEPS, "batch": QLSTM_BATCH}
+    rows = []
+    run_peers(candidates, (params, square_avg, x, y), want, tolerance, rows, fns, base)
+    med = interleaved(fns, repeats)
+    out = [{**base, "backend": name, **({"max_error": errors[name]} if name in errors else {})}
+           for name in fns if name not in candidates]
+    for row in out + rows:
+        if row["backend"] in med:
+            row["ms"], row["cpu_ms"] = (t * 1e3 for t in med[row["backend"]])
+            row["run_100_epochs_s"] = (row.get("compile_s", 0.0)
+                                       + EPOCHS * STEPS_PER_EPOCH * med[row["backend"]][0])
+    return out + rows
+
+
+def table(rows: list[dict]) -> str:
+    lines = [f"{'workload':<18}{'qubits':>7}  {'backend':<26}{'ms':>10}{'cpu ms':>10}"
+             f"{'compile s':>11}{'100 epochs s':>14}{'max err':>10}  note"]
+    for r in rows:
+        ms = f"{r['ms']:.3f}" if "ms" in r else "-"
+        cpu = f"{r['cpu_ms']:.3f}" if "cpu_ms" in r else "-"
+        comp = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
+        run = f"{r['run_100_epochs_s']:.1f}" if "run_100_epochs_s" in r else "-"
+        err = f"{r['max_error']:.1e}" if "max_error" in r else "-"
+        lines.append(f"{r['workload']:<18}{r['n_qubits']:>7}  {r['backend']:<26}{ms:>10}"
+                     f"{cpu:>10}{comp:>11}{run:>14}{err:>10}  {r.get('error', '')}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="4,8,12", help="block qubit counts")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--tolerance", type=float, default=1e-10)
+    parser.add_argument("--peers", default=None,
+                        help="comma-separated subset of peer names (default: all)")
+    parser.add_argument("--skip-qlstm", action="store_true")
+    parser.add_argument("--default-qubit", action="store_true",
+                        help="also time the QLSTM step on default.qubit (torch, ~1 s a step)")
+    parser.add_argument("--json", default=None, help="also write the rows to this file")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    only = None if args.peers is None else set(args.peers.split(","))
+    rows = []
+    for n in (int(s) for s in args.sizes.split(",") if s):
+        reps = args.repeats if n < 12 else max(3, args.repeats // 3)
+        rows += block_case(n, reps, args.tolerance, only)
+        print(table(rows), flush=True)
+    if not args.skip_qlstm:
+        rows += qlstm_case(args.repeats, args.tolerance, only, args.default_qubit)
+    print(f"\nquantum peers (float64, 1 thread, jax {jax.__version__}, torch "
+          f"{torch.__version__}; medians of {args.repeats} interleaved warm repeats: "
+          "wall ms and process CPU ms; 100 epochs = compile + 1600 steps at the wall median)")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
