@@ -78,7 +78,9 @@ def cmd_models(args) -> int:
         backends = ", ".join(r["backends"]) + (", or any PennyLane device" if r["open_backends"]
                                                else "")
         print(f"{r['name']:<12} {r['family']:<10} {r['description']}")
-        print(f"{'':<12} backends: {backends}")
+        print(f"{'':<12} backends: {backends}"
+              + (f"; hidden size {r['hidden_size']} unless --hidden-size"
+                 if r["hidden_size"] is not None else ""))
         for o in r["options"]:
             print(f"{'':<12} --option {o['name']}=...  {o['help']} ({o['allowed']}; "
                   f"default {o['default']})")

@@ -135,6 +135,9 @@ class ModelSpec:
     defaults: dict = field(default_factory=dict)
     """Trainer settings this model needs whatever the task (e.g. ``{"dtype": "float64"}``);
     explicit settings of a run still win."""
+    hidden_size: int | None = None
+    """The model's own default hidden size (quantum models: the papers' 3, as every hidden
+    unit takes a qubit); None: the task's default. An explicit ``--hidden-size`` wins."""
 
     def option(self, name: str) -> Option:
         for opt in self.options:
@@ -179,6 +182,7 @@ class ModelSpec:
         return {"name": self.name, "family": self.family, "description": self.description,
                 "backends": list(self.backends),
                 "open_backends": self.check_backend is not None,
+                "hidden_size": self.hidden_size,
                 "options": [o.describe() for o in self.options]}
 
 
@@ -276,10 +280,11 @@ _QUBITS = Option("n_qubits", int, None, "qubits per circuit (none = input_size +
                  low=1, high=20, optional=True)
 
 
-def _quantum(name: str, description: str, *options: Option) -> ModelSpec:
+def _quantum(name: str, description: str, *options: Option, hidden_size: int = 3
+             ) -> ModelSpec:
     return ModelSpec(name, "quantum", description, f"qrnn.builders:build_{name}",
                      QUANTUM_BACKENDS, options + _RUN_OPTIONS, "qrnn.builders:check_backend",
-                     {"dtype": "float64"})
+                     {"dtype": "float64"}, hidden_size)
 
 
 MODELS.update({
@@ -310,7 +315,7 @@ MODELS.update({
                  Option("n_layers", int, 2, "layers of the circuit", low=1, high=50),
                  Option("n_outputs", int, 4, "measured qubits (width of y)", low=1, high=20),
                  Option("decay", float, 1.0, "factor on the previous fast weights", low=0,
-                        high=1)),
+                        high=1), hidden_size=8),
     )
 })
 

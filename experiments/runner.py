@@ -43,7 +43,8 @@ class RunSpec:
             raise ValueError(f"seed={self.seed!r}: must be an integer >= 0")
         defaults = dict(task_spec.train_defaults[self.size])
         default_hidden = defaults.pop("hidden_size")
-        hidden = self.hidden_size if self.hidden_size is not None else default_hidden
+        hidden = next(h for h in (self.hidden_size, spec.hidden_size, default_hidden)
+                      if h is not None)
         if not isinstance(hidden, int) or hidden < 1:
             raise ValueError(f"hidden_size={hidden!r}: must be an integer >= 1")
         train = TrainConfig(**{**defaults, **spec.defaults,

@@ -199,3 +199,9 @@ def test_kernels_import_no_model_package():
 def test_sequence_bodies_use_the_shared_contract(family):
     users = [p for p in (ROOT / family).rglob("*.py") if "kernels.contract" in p.read_text()]
     assert users, f"no module of {family}/ imports kernels.contract"
+
+
+def test_a_model_default_hidden_size_sits_between_the_run_and_the_task():
+    assert RunSpec("qlstm", "damped_shm").resolved().hidden_size == 3     # the papers' size
+    assert RunSpec("qlstm", "damped_shm", hidden_size=2).resolved().hidden_size == 2
+    assert RunSpec("lstm", "damped_shm").resolved().hidden_size == 16     # the task's default
