@@ -143,7 +143,11 @@ def prediction_figure(runs: list[Run], label: dict, out_dir: str) -> str:
 
 
 def _option_rows(rows: list, option: str) -> list:
-    return [r for r in rows if isinstance(r.config.get("options", {}).get(option), int | float)]
+    """Rows whose numeric ``option`` takes at least two values (else nothing to plot against)."""
+    chosen = [r for r in rows
+              if isinstance(r.config.get("options", {}).get(option), int | float)]
+    values = {r.config["options"][option] for r in chosen}
+    return chosen if len(values) > 1 else []
 
 
 def bits_figure(rows: list, out_dir: str) -> str | None:
