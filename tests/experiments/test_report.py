@@ -131,3 +131,20 @@ def test_control_figure_plots_the_training_return_without_legend_warnings(tmp_pa
     assert (tmp_path / name).stat().st_size > 1000
     monkeypatch.undo()
     plt.close(figures[0])
+
+
+def _analog(bits, seed, value, style="nl_adc"):
+    return dataclasses.replace(
+        _run(seed=seed, value=value, h=f"{style}{bits}"), model="analog_lstm", family="analog",
+        config={"model": "analog_lstm", "options": {"adc_bits": bits, "activation": style}})
+
+
+def test_the_bits_figure_needs_entries_that_vary_the_bits(tmp_path):
+    from experiments.plots import bits_figure
+
+    one = aggregate([_analog(5, s, 0.1 + s) for s in (0, 1)])
+    assert bits_figure(one, str(tmp_path)) is None          # one bit width: nothing to plot
+    many = aggregate([_analog(b, s, 1.0 / b + s / 100) for b in (3, 5, 8) for s in (0, 1)])
+    name = bits_figure(many, str(tmp_path))
+    pixels = _image((tmp_path / name).read_bytes())
+    assert name == "adc-bits.png" and pixels[..., :3].std() > 0.05
