@@ -10,7 +10,9 @@ again with one thread (the many small element-wise steps of the analog chain suf
 more than one matrix product when other processes share the cores). Target: the
 realistic preset costs at most 3x the float layer. Each analog row also carries the
 relative output error against float and the energy/latency/area bill of
-:func:`analog.cost.layer_cost`.
+:func:`analog.cost.layer_cost`. The sequence rows at the end (the analog LSTM with nonlinear
+ramp ADCs over whole sequences, inference and training step) come from
+:mod:`analog.bench_sequence`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import time
 import torch
 from torch import nn
 
+from analog import bench_sequence
+from analog import readout as compiled_readout
 from analog.config import CrossbarConfig
 from analog.cost import layer_cost
 from analog.layers import AnalogLinear
-from kernels import adc as kernels_adc
 
 TARGET_RATIO = 3.0
 LAYERS = (("linear 256->1024", 256, 1024), ("lstm [x,h] 128+256->4*256", 384, 1024))
@@ -102,10 +105,13 @@ def run(quick: bool = False) -> dict:
                        f"bill {bill.energy_pj / 1e3:.1f} nJ, {bill.latency_ns / 1e3:.2f} us, "
                        f"{bill.area_mm2:.3f} mm^2, {bill.tops_per_w:.1f} TOPS/W, "
                        f"{bill.tops_per_mm2:.2f} TOPS/mm^2")
-    summary.append("analog readout: " + ("fused C kernel (kernels.adc)" if kernels_adc.available()
-                                         else f"torch path ({kernels_adc.LIBRARY.error})"))
-    return {"title": f"analog crossbar forward, batch {BATCH}: float vs ideal vs realistic",
-            "rows": rows, "summary": summary}
+    summary.append("analog readout: " + (
+        "fused C kernel (analog/adc.c)" if compiled_readout.available()
+        else f"torch path ({compiled_readout.LIBRARY.error})"))
+    sequences = bench_sequence.run(quick)
+    return {"title": f"analog crossbar forward, batch {BATCH}: float vs ideal vs realistic; "
+                     "analog LSTM sequences",
+            "rows": rows + sequences["rows"], "summary": summary + sequences["summary"]}
 
 
 def _rows(label, n_in, n_out, threads, times, errors, bills) -> list[dict]:

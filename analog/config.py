@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from analog.cost_figures import CostFigures
 
 WEIGHT_SCALINGS = ("column", "tile", "layer")
-ADC_KINDS = ("ideal", "ramp", "sar")
+ADC_KINDS = ("ideal", "ramp", "sar", "nl_ramp")
+PREACT_SUMMATIONS = ("analog", "single_tile")
+RAMP_SHARINGS = ("shared", "tile")
 
 
 def _check_number(name: str, value, low: float, high: float, *, low_open: bool = False,
@@ -86,15 +88,29 @@ class CrossbarConfig:
             [-dac_range, dac_range]. None = per-vector abs-max scaling in the digital
             periphery (each input vector is divided by its largest magnitude and the
             outputs multiplied back).
-        adc_kind: ``"ideal"`` (exact, no clipping), ``"ramp"`` (single-slope, 2^N cycles)
-            or ``"sar"`` (successive approximation, N cycles). ``"ideal"`` requires
-            adc_bits None; the other kinds require 1..16 bits.
+        adc_kind: ``"ideal"`` (exact, no clipping), ``"ramp"`` (single-slope, 2^N cycles),
+            ``"sar"`` (successive approximation, N cycles) or ``"nl_ramp"`` (nonlinear ramp
+            whose thresholds sit at the inverse of an activation, 2^N cycles; it converts
+            pre-activations, see :mod:`analog.nl_adc`). ``"ideal"`` requires adc_bits None;
+            ramp and sar 1..16 bits, nl_ramp 1..12 bits.
         adc_bits: ADC resolution (bits).
         adc_range: ADC full scale in device equivalents (see module docstring); the
             ADC covers [-adc_range, adc_range].
         adc_offset_lsb: sigma of the static comparator offset per column (LSB).
         adc_noise_lsb: sigma of the comparator noise per conversion (LSB).
         columns_per_adc: columns sharing one ADC (time-multiplexed), >= 1.
+        preact_summation: how the pre-activation mode (:mod:`analog.preact`) forms a
+            column's whole pre-activation before one conversion: ``"analog"`` (the column
+            currents of all row tiles summed on one sense node) or ``"single_tile"`` (the
+            layer, bias row included, must fit in one row tile).
+        preact_range: full scale of the linear converter of a pre-activation (activation
+            computed digitally after it) in pre-activation units; it covers
+            ``[-preact_range, preact_range]``.
+        ramp_sharing: ``"shared"`` (one programmed ramp column for all columns of a
+            layer) or ``"tile"`` (one ramp per column tile) for nonlinear ramp converters.
+        ramp_calibration_devices: bias-calibration devices per nonlinear ramp: one sets
+            the ramp start after programming, the others replace stuck-at-OFF ramp
+            devices; 0 disables calibration.
         tile_rows, tile_cols: crossbar tile size (rows = inputs, columns = outputs).
         wire_resistance_ohm: line resistance per cell segment (Ohm) for the first-order
             IR-drop model of :func:`analog.ir_drop.ir_drop_gain`; 0 disables IR drop.
@@ -125,6 +141,10 @@ class CrossbarConfig:
     adc_offset_lsb: float = 0.0
     adc_noise_lsb: float = 0.0
     columns_per_adc: int = 1
+    preact_summation: str = "analog"
+    preact_range: float = 8.0
+    ramp_sharing: str = "shared"
+    ramp_calibration_devices: int = 5
     tile_rows: int = 128
     tile_cols: int = 64
     wire_resistance_ohm: float = 0.0
@@ -170,11 +190,16 @@ class CrossbarConfig:
                 raise ValueError(f"CrossbarConfig.adc_bits={self.adc_bits!r} is not allowed "
                                  "with adc_kind='ideal': expected None")
         else:
-            _check_int("adc_bits", self.adc_bits, 1, 16)
+            _check_int("adc_bits", self.adc_bits, 1, 12 if self.adc_kind == "nl_ramp" else 16)
         _check_number("adc_range", self.adc_range, 0.0, inf, low_open=True, high_open=True)
         _check_number("adc_offset_lsb", self.adc_offset_lsb, 0.0, 2.0**16)
         _check_number("adc_noise_lsb", self.adc_noise_lsb, 0.0, 2.0**16)
         _check_int("columns_per_adc", self.columns_per_adc, 1, 2**16)
+        _check_choice("preact_summation", self.preact_summation, PREACT_SUMMATIONS)
+        _check_number("preact_range", self.preact_range, 0.0, inf, low_open=True,
+                      high_open=True)
+        _check_choice("ramp_sharing", self.ramp_sharing, RAMP_SHARINGS)
+        _check_int("ramp_calibration_devices", self.ramp_calibration_devices, 0, 64)
         _check_int("tile_rows", self.tile_rows, 1, 2**16)
         _check_int("tile_cols", self.tile_cols, 1, 2**16)
         _check_number("wire_resistance_ohm", self.wire_resistance_ohm, 0.0, 1e4)
@@ -206,11 +231,11 @@ class CrossbarConfig:
 
     @classmethod
     def rram_realistic(cls) -> CrossbarConfig:
-        """Realistic RRAM crossbar with the defaults table of the project's
-        ``REFERENCES.md`` ("Default device and circuit parameters"): 0-100 uS window as a
-        differential pair, 64 levels, programming error 2% of G_max, read noise 1% per
-        read, 0.5% stuck-at faults (split evenly ON/OFF), 0.2 V read, 128 x 64 tiles,
-        10 ns integration, 5-bit ramp ADC at 1 GHz. Not in that table and chosen here:
+        """Realistic RRAM crossbar with typical published figures: 0-100 uS window as a
+        differential pair (8-90 uS and <= 40 uS seen), 64 levels, programming error 2% of
+        G_max (1-6% reported), read noise 1% per read (aihwkit's default), 0.5% stuck-at
+        faults (split evenly ON/OFF; 99.8% yield reported), 0.2 V read (0.15-0.25 V),
+        128 x 64 tiles, 10 ns integration, 5-bit ramp ADC at 1 GHz. Chosen here:
         8-bit DAC with per-vector abs-max input scaling (as aihwkit's default noise
         management) and an ADC range of +-8 device equivalents (160 uA full scale).
         Equals ``CrossbarConfig()``."""

@@ -9,7 +9,7 @@ for), plus ``kind``, ``bits``, ``conversion_cycles`` and ``noise_std``.
   code is the number of thresholds at or below the input, i.e.
   ``searchsorted(thresholds + offset, value)``, and the output is ``levels[code]``. Any
   monotone transfer curve fits, in particular a nonlinear ramp whose thresholds sit at
-  the inverse of an activation function (REFERENCES.md, "Nonlinear ramp ADC").
+  the inverse of an activation function (:mod:`analog.nl_adc` builds those as modules).
 - :class:`RampAdc`, :class:`SarAdc` (both :class:`LinearAdc`): linear (uniform,
   mid-rise) converters over
   ``[-full_scale, full_scale]``; they compute the same codes as :class:`ThresholdAdc`
@@ -190,6 +190,10 @@ def make_adc(config: CrossbarConfig, offset_shape: tuple[int, ...],
     from ``generator`` (sigma ``adc_offset_lsb`` LSB)."""
     if config.adc_kind == "ideal":
         return IdealAdc()
+    if config.adc_kind == "nl_ramp":
+        raise ValueError("adc_kind='nl_ramp' is not allowed here: a nonlinear ramp converts a "
+                         "whole pre-activation into an activation; use analog.NonlinearRampADC "
+                         "or the analog cells (AnalogLSTM, AnalogGRU, AnalogElman)")
     cls = RampAdc if config.adc_kind == "ramp" else SarAdc
     lsb = 2.0 * config.adc_range / 2**config.adc_bits
     offset: Tensor | float = 0.0

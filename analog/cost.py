@@ -112,7 +112,7 @@ def adc_energy_fj(config: CrossbarConfig) -> float:
     if config.adc_kind == "ideal":
         return 0.0
     steps = 2**config.adc_bits
-    if config.adc_kind == "ramp":
+    if config.adc_kind in ("ramp", "nl_ramp"):
         return steps * config.costs.ramp_energy_fj_per_cycle
     return steps * config.costs.sar_fom_fj_per_step
 
@@ -121,14 +121,14 @@ def adc_cycles(config: CrossbarConfig) -> int:
     """Clock cycles per conversion: ramp 2^N, SAR N, ideal 0."""
     if config.adc_kind == "ideal":
         return 0
-    return 2**config.adc_bits if config.adc_kind == "ramp" else config.adc_bits
+    return config.adc_bits if config.adc_kind == "sar" else 2**config.adc_bits
 
 
 def adc_area_um2(config: CrossbarConfig) -> float:
     """Area of one ADC (um^2); 0 for the ideal converter."""
     if config.adc_kind == "ideal":
         return 0.0
-    if config.adc_kind == "ramp":
+    if config.adc_kind in ("ramp", "nl_ramp"):
         return config.adc_bits * config.costs.ramp_area_um2_per_bit
     return 2**config.adc_bits * config.costs.sar_area_um2_per_step
 

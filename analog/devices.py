@@ -85,11 +85,14 @@ def to_tiles(weight: Tensor, config: CrossbarConfig) -> Tensor:
     return padded.reshape(n_r, config.tile_rows, n_c * config.tile_cols)
 
 
-def weight_scales(tiles: Tensor, config: CrossbarConfig) -> Tensor:
+def weight_scales(tiles: Tensor, config: CrossbarConfig, shared_rows: bool = False) -> Tensor:
     """Largest weight magnitude per column / tile / layer (``config.weight_scaling``),
-    shape ``(R, 1, C * tile_cols)``; all-zero groups get scale 1."""
+    shape ``(R, 1, C * tile_cols)``; all-zero groups get scale 1. ``shared_rows``: one
+    scale for all row tiles of a column (what analog summation across row tiles needs)."""
     n_r, _, width = tiles.shape
     mag = tiles.abs().amax(dim=1, keepdim=True)
+    if shared_rows:
+        mag = mag.amax(dim=0, keepdim=True).expand(n_r, 1, width)
     if config.weight_scaling == "tile":
         mag = mag.reshape(n_r, 1, -1, config.tile_cols).amax(-1, keepdim=True)
         mag = mag.expand(-1, -1, -1, config.tile_cols).reshape(n_r, 1, width)
@@ -148,14 +151,16 @@ def drift_exponents(shape: tuple[int, ...], config: CrossbarConfig,
 
 
 def program(weight: Tensor, config: CrossbarConfig,
-            generator: torch.Generator | None = None) -> ProgrammedLayer:
+            generator: torch.Generator | None = None, shared_rows: bool = False
+            ) -> ProgrammedLayer:
     """Program ``weight`` (out_features, in_features) onto crossbar tiles (see the module
-    docstring for the steps). Deterministic given ``generator``'s state."""
+    docstring for the steps). Deterministic given ``generator``'s state. ``shared_rows``:
+    the row tiles of a column share its weight scale (:func:`weight_scales`)."""
     check_weight(weight)
     w = weight.detach()
     tiles = to_tiles(w, config)
     present = to_tiles(torch.ones_like(w), config) > 0
-    scale = weight_scales(tiles, config)
+    scale = weight_scales(tiles, config, shared_rows)
     g_pos, g_neg = target_conductances(tiles / scale, config)
     g = torch.stack([g_pos, g_neg])
     g = add_programming_noise(quantize_levels(g, config), config, generator)

@@ -25,6 +25,7 @@ from analog.config import CrossbarConfig
 from analog.converters import Adc, make_adc
 from analog.devices import ProgrammedLayer, check_weight, program, tile_grid
 from analog.tile import analog_mvm
+from kernels.contract import check_path
 
 
 def _derived_seeds(seed: int) -> tuple[int, ...]:
@@ -43,19 +44,24 @@ class AnalogLinear(nn.Module):
         config: the crossbar configuration.
         bias: whether to learn an additive (digital) bias.
         seed: seeds device programming and read noise (integer >= 0).
+        path: fast-path choice of the readout (:func:`analog.tile.analog_mvm`): ``"auto"``,
+            ``"reference"`` (the torch path) or ``"compiled"``; a settable attribute.
 
     Shapes: input ``(..., in_features)``, output ``(..., out_features)``.
     """
 
     def __init__(self, in_features: int, out_features: int, config: CrossbarConfig,
-                 bias: bool = True, seed: int = 0) -> None:
+                 bias: bool = True, seed: int = 0, path: str = "auto") -> None:
         super().__init__()
+        self.path = check_path(path)
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"AnalogLinear {name}={value!r} is not allowed: expected "
                                  "an integer >= 1")
         if not isinstance(config, CrossbarConfig):
             raise TypeError(f"config must be a CrossbarConfig, got {type(config).__name__}")
+        if config.adc_kind == "nl_ramp":
+            make_adc(config, (1,))  # the one-line error: nl_ramp converts activations
         self.in_features, self.out_features = in_features, out_features
         self.config = config
         self.seed = seed
@@ -77,11 +83,11 @@ class AnalogLinear(nn.Module):
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, config: CrossbarConfig,
-                    seed: int = 0) -> AnalogLinear:
+                    seed: int = 0, path: str = "auto") -> AnalogLinear:
         """Copy the weights (and bias) of a trained ``nn.Linear``."""
         check_weight(linear.weight)
         layer = cls(linear.in_features, linear.out_features, config,
-                    bias=linear.bias is not None, seed=seed)
+                    bias=linear.bias is not None, seed=seed, path=path)
         layer = layer.to(device=linear.weight.device, dtype=linear.weight.dtype)
         with torch.no_grad():
             layer.weight.copy_(linear.weight)
@@ -132,13 +138,15 @@ class AnalogLinear(nn.Module):
         if self.training:
             with torch.no_grad():
                 state, adc = self._program_fresh(self._train_gen)
-                y_analog = analog_mvm(x2.detach(), state, adc, self.config, self._read_rng)
+                y_analog = analog_mvm(x2.detach(), state, adc, self.config, self._read_rng,
+                                      path=self.path)
             y_float = F.linear(x2, self.weight)
             y = y_float + (y_analog - y_float).detach()
             y = y if self.bias is None else y + self.bias
         else:
             state, adc = self.programmed()
-            y = analog_mvm(x2, state, adc, self.config, self._read_rng, bias=self.bias)
+            y = analog_mvm(x2, state, adc, self.config, self._read_rng, bias=self.bias,
+                           path=self.path)
         return y.reshape(*lead, self.out_features)
 
 

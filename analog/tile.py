@@ -25,13 +25,11 @@ Signal chain of :func:`analog_mvm` for an input ``x`` (batch, in_features):
    ``adc.convert``; tests hold the two paths together.
 
 For a linear ADC on float32 CPU tensors without autograd, steps 1-2 and 4-5 run as two
-compiled C passes around the ``bmm`` of step 3, :func:`kernels.adc.inputs` and
-:func:`kernels.adc.readout` (as some 35 torch operations, a dozen of them passes over the
-column values, they made the realistic preset 3.1-4.4x slower than ``nn.Linear``). The
-readout draws the same distribution of noise (the quantiles of :func:`standard_normal`,
-picked by a counter-based generator seeded from ``rng``) and produces the same ADC codes;
-the torch path stays as the reference (``fused=False``) and as the fallback without a C
-compiler.
+compiled C passes around the ``bmm`` of step 3, :func:`analog.readout.inputs` and
+:func:`analog.readout.readout` (``path="auto"`` or ``"compiled"``). The readout draws the
+same distribution of noise (the quantiles of :func:`standard_normal`, picked by a
+counter-based generator seeded from ``rng``) and produces the same ADC codes; the torch path
+is the reference (``path="reference"``) and the fallback without a C compiler.
 
 The input is any matrix whose columns are the layer's rows: RNN cells pass their
 already-concatenated ``[x, h]``.
@@ -45,10 +43,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from analog import readout as compiled_readout
 from analog.config import CrossbarConfig
 from analog.converters import Adc, Dac, LinearAdc
 from analog.devices import ProgrammedLayer
-from kernels import adc as kernels_adc
+from kernels.contract import REFERENCE, check_path
 from kernels.cpu_build import warn_once
 
 
@@ -84,14 +83,14 @@ def standard_normal(shape: tuple[int, ...], rng: np.random.Generator) -> Tensor:
     """Standard normal float32 samples of ``shape`` by inverse-CDF sampling from 16
     random bits each: ``z = sqrt(2) * erfinv((k + 1/2) / 32768)`` with ``k`` uniform on
     [-32768, 32767], i.e. the N(0, 1) quantiles at the centres of 65536 equiprobable
-    bins (tails cut at 4.4 sigma; variance 1 - 3e-4). Four samples per 64-bit draw of
-    ``rng``'s bit generator make this 2-3x faster than ``torch.randn`` here."""
+    bins (tails cut at 4.4 sigma; variance 1 - 3e-4), four samples per 64-bit draw of
+    ``rng``'s bit generator (cheaper than ``torch.randn``)."""
     return _erfinv_uniform(shape, rng).mul_(math.sqrt(2.0))
 
 
 def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConfig,
                rng: np.random.Generator | None = None, bias: Tensor | None = None,
-               fused: bool = True) -> Tensor:
+               path: str = "auto") -> Tensor:
     """Analog product ``x @ W.T`` of a programmed layer, plus the digital ``bias``.
 
     Args:
@@ -103,22 +102,24 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
         config: the crossbar configuration the layer was programmed with.
         rng: source of read and comparator noise (needed when either is nonzero).
         bias: ``(out_features,)`` added digitally in output units, or None.
-        fused: run the steps before and after the array product as compiled passes
-            (:mod:`kernels.adc`) where they apply: a linear ADC, float32 CPU tensors, no
-            gradient to keep. False runs the torch path, which is also the fallback
-            (warned once) without a C compiler.
+        path: ``"auto"`` runs the steps before and after the array product as compiled
+            passes (:mod:`analog.readout`) where they apply (a linear ADC, float32 CPU
+            tensors, no gradient to keep) and the torch path otherwise (warned once when
+            only the C compiler is missing); ``"reference"`` forces the torch path;
+            ``"compiled"`` forces the compiled passes (an error where they cannot run).
 
     Returns:
         ``(batch, out_features)`` in output units (weight units x input units).
     """
     check_input(x, layer.in_features)
+    check_path(path)
     n_r, rows, _ = layer.weights.shape
     read_sigma = config.read_noise_rel * config.g_max_us / config.window_us
     noisy = read_sigma > 0 or adc.noise_std > 0
     if noisy and rng is None:
         raise ValueError("rng=None is not allowed with read or comparator noise: "
                          "expected a numpy.random.Generator")
-    if fused and _fusable(x, adc, bias):
+    if path != REFERENCE and _fusable(x, adc, bias, path):
         return _fused_mvm(x, layer, adc, config, rng if noisy else None, read_sigma, bias)
     exact = config.dac_bits is None and config.dac_range is None and adc.kind == "ideal"
     # scaling is the identity when nothing between DAC and ADC depends on the input scale
@@ -154,36 +155,41 @@ def analog_mvm(x: Tensor, layer: ProgrammedLayer, adc: Adc, config: CrossbarConf
     return y if bias is None else y + bias
 
 
-def _fusable(x: Tensor, adc: Adc, bias: Tensor | None) -> bool:
-    """Whether the compiled path (:mod:`kernels.adc`) applies; warns once if only the C
-    compiler is missing."""
-    if not isinstance(adc, LinearAdc) or not all(
-            t.dtype == torch.float32 and t.is_cpu for t in (x, bias, adc.offset)
-            if isinstance(t, Tensor)):
-        return False
-    if torch.is_grad_enabled() and (x.requires_grad or (bias is not None
-                                                        and bias.requires_grad)):
-        return False
-    if kernels_adc.available():
-        return True
-    warn_once("adc", f"fused ADC kernel unavailable ({kernels_adc.LIBRARY.error}); running the "
-              "torch path instead")
-    return False
+def _fusable(x: Tensor, adc: Adc, bias: Tensor | None, path: str) -> bool:
+    """Whether the compiled passes (:mod:`analog.readout`) apply; ``path="compiled"`` turns
+    "no" into a one-line error, ``"auto"`` warns once if only the C compiler is missing."""
+    why = None
+    if not isinstance(adc, LinearAdc):
+        why = f"the {adc.kind} ADC is not linear"
+    elif not all(t.dtype == torch.float32 and t.is_cpu for t in (x, bias, adc.offset)
+                 if isinstance(t, Tensor)):
+        why = "the tensors are not all float32 on the CPU"
+    elif torch.is_grad_enabled() and (x.requires_grad or (bias is not None
+                                                          and bias.requires_grad)):
+        why = "a gradient is needed"
+    elif not compiled_readout.available():
+        why = f"fused ADC kernel unavailable ({compiled_readout.LIBRARY.error})"
+        if path == "auto":
+            warn_once("adc", f"{why}; running the torch path instead")
+    if why is not None and path == "compiled":
+        raise ValueError(f"path='compiled' cannot run here: {why}; use path='auto' or "
+                         "'reference'")
+    return why is None
 
 
 def _fused_mvm(x: Tensor, layer: ProgrammedLayer, adc: LinearAdc, config: CrossbarConfig,
                rng: np.random.Generator | None, read_sigma: float, bias: Tensor | None
                ) -> Tensor:
     """:func:`analog_mvm` for a linear ADC as input pass, ``bmm``, readout pass (see
-    :mod:`kernels.adc`); ``rng`` is None without noise."""
+    the compiled passes); ``rng`` is None without noise."""
     n_r, rows, _ = layer.weights.shape
     unit = 1.0 / adc.lsb
     noise = None if rng is None else (2 * read_sigma**2, adc.noise_std**2)
-    xt, s, sigma = kernels_adc.inputs(x, n_r, rows, unit, config.dac_range, config.dac_bits,
+    xt, s, sigma = compiled_readout.inputs(x, n_r, rows, unit, config.dac_range, config.dac_bits,
                                       noise)
     m = torch.bmm(xt, layer.weights.to(x.dtype))
     seed = 0 if rng is None else int(rng.bit_generator.random_raw())
-    return kernels_adc.readout(m, layer.scale.to(x.dtype), adc.lsb, adc.bits, adc.offset,
+    return compiled_readout.readout(m, layer.scale.to(x.dtype), adc.lsb, adc.bits, adc.offset,
                                sigma, seed, s, layer.output_gain,
                                None if bias is None else bias.detach(), layer.out_features)
 

@@ -224,7 +224,8 @@ def _suite_runs(store, name: str) -> list:
 
 
 def cmd_store(args) -> int:
-    from experiments.store import Store, default_path, recover
+    from experiments.salvage import recover
+    from experiments.store import Store, default_path
 
     if args.action == "check":
         with Store(args.path, readonly=True) as store:

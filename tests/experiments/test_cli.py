@@ -81,28 +81,31 @@ def test_compare_writes_report_and_skips_stored_runs(capsys, tmp_path):
             "damped_shm,digits_rows", "--seeds", "2", "--epochs", "2", "--store", store,
             "--out", out_dir, "--quiet")
     code, out, _ = run_cli(capsys, *args)
-    assert code == 0 and _rows(store) == 8
+    # the quick suite's lstm entries: its default size on both tasks and, on damped_shm, the
+    # size matched to the quantum models (h=5); mingru has no entry and runs its defaults
+    assert code == 0 and _rows(store) == 2 * 2 + 2 + 2 * 2
     report = open(os.path.join(out_dir, "report.md"), encoding="utf-8").read()
-    assert "| damped_shm | lstm |" in report and "| digits_rows | mingru |" in report
+    assert "| damped_shm | lstm h=5 |" in report and "| damped_shm | lstm h=16 |" in report
+    assert "| digits_rows | lstm |" in report and "| digits_rows | mingru |" in report
     assert os.path.getsize(os.path.join(out_dir, "damped_shm.png")) > 1000
     assert "mean ± std" in out
     code, out, _ = run_cli(capsys, *args)
-    assert code == 0 and "0 computed, 8 from the store" in out
+    assert code == 0 and "0 computed, 10 from the store" in out
 
 
 def test_report_rewrites_readme_table_from_the_suite_runs_only(capsys, tmp_path):
     store = str(tmp_path / "r.sqlite")
     # a run of the quick suite (its default settings) and an ad-hoc one (2 epochs)
-    run_cli(capsys, "train", "--model", "elman", "--task", "bessel_j2", "--store", store)
-    run_cli(capsys, "train", "--model", "elman", "--task", "damped_shm", "--epochs", "2",
+    run_cli(capsys, "train", "--model", "gru", "--task", "bessel_j2", "--store", store)
+    run_cli(capsys, "train", "--model", "gru", "--task", "damped_shm", "--epochs", "2",
             "--store", store)
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nend\n")
     code, out, _ = run_cli(capsys, "report", "--store", store, "--out",
                            str(tmp_path / "rep"), "--readme", str(readme))
     text = readme.read_text()
-    assert code == 0 and "old" not in text and "| bessel_j2 | elman |" in text
-    assert "damped_shm" not in text and "| damped_shm | elman |" in (
+    assert code == 0 and "old" not in text and "| bessel_j2 | gru |" in text
+    assert "damped_shm" not in text and "| damped_shm | gru |" in (
         tmp_path / "rep" / "report.md").read_text()
     assert "from the 1 runs of the quick suite" in out
     assert text.startswith("intro\n") and text.endswith("end\n")
@@ -112,7 +115,7 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
     """Ctrl-C (SIGINT) halfway through a real `qrnn compare`, then the same command again."""
     store, out_dir = str(tmp_path / "r.sqlite"), str(tmp_path / "report")
     # 10 epochs: ~0.3 s a run, so the remaining runs leave seconds for the signal to land
-    cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "lstm,gru,elman",
+    cmd = [sys.executable, "-m", "experiments.cli", "compare", "--models", "elman,mingru,minlstm",
            "--tasks", "damped_shm,bessel_j2", "--seeds", "2", "--epochs", "10", "--store",
            store, "--out", out_dir]
     # a background job (`cmd &`, nohup, some CI runners) starts with SIGINT ignored, and an

@@ -1,6 +1,7 @@
 """The SQLite results store."""
 
 import dataclasses
+import json
 import os
 import sqlite3
 import subprocess
@@ -9,7 +10,8 @@ import time
 
 import pytest
 
-from experiments.store import SCHEMA_VERSION, Run, Store, config_hash, recover
+from experiments.salvage import recover
+from experiments.store import SCHEMA_VERSION, Run, Store, config_hash
 
 
 def _run(seed=0, value=0.5, h="abc"):
@@ -201,3 +203,30 @@ def test_leases(tmp_path):
         store.release("h", 0)
         assert store._db.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
 
+
+
+def test_store_of_the_first_schema_is_read_then_upgraded(tmp_path):
+    """A store from before the cost/outputs columns (schema 1, or unversioned)."""
+    from experiments.store import _COLUMNS, _SCHEMA
+
+    path = str(tmp_path / "old.sqlite")
+    first = [c for c in _COLUMNS if c not in ("cost", "outputs")]
+    db = sqlite3.connect(path)
+    db.execute(_SCHEMA.split("cost TEXT")[0] + "PRIMARY KEY (config_hash, seed))")
+    run = _run()
+    db.execute(f"INSERT INTO runs ({', '.join(first)}) VALUES ({', '.join('?' * len(first))})",
+               [json.dumps(getattr(run, c), sort_keys=True)
+                if c in ("config", "metrics", "history", "versions") else getattr(run, c)
+                for c in first])
+    db.commit()
+    db.close()
+    before = _file_bytes(path)
+    with Store(path, readonly=True) as store:
+        assert store.runs() == [run]  # the later columns read as empty
+    assert _file_bytes(path) == before
+    with Store(path) as store:
+        store.put(dataclasses.replace(run, seed=1, cost={"energy_pj": 1.5}))
+        assert store.get("abc", 1).cost == {"energy_pj": 1.5} and store.get("abc", 0) == run
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    db.close()

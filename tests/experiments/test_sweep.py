@@ -35,7 +35,9 @@ def test_dask_local_cluster_equals_in_process_on_a_mixed_family_grid(tmp_path):
     from experiments.models import MODELS
 
     models = list({s.family: name for name, s in reversed(MODELS.items())}.values())
-    specs = grid(models, ["damped_shm"], range(2), **COMMON)
+    assert {MODELS[m].family for m in models} == {"classical", "quantum", "analog"}
+    # hidden 3: the quantum models put input and hidden state on the qubits of one circuit
+    specs = grid(models, ["damped_shm"], range(2), hidden_size=3, **COMMON)
     with Store(str(tmp_path / "local.sqlite")) as store:
         local = sweep(specs, store)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -65,3 +67,30 @@ def test_failed_runs_are_reported_not_stored(tmp_path, monkeypatch):
         assert [s.seed for s, _ in report.failed] == [1]
         assert report.failed[0][1] == "simulated failure"
         assert [r.seed for r in store.runs()] == [0]
+
+
+def test_a_run_being_computed_keeps_its_lease_past_the_lease_time(tmp_path, monkeypatch):
+    """The lease is renewed while the run computes: another process finds it busy even after
+    the initial expiry, and free once the run is stored."""
+    import time
+
+    import experiments.sweep as sw
+
+    path = str(tmp_path / "l.sqlite")
+    seen = []
+    other = Store(path)
+    other._pid += 1  # another (live-looking) process on this host
+
+    def slow(spec, **kwargs):
+        time.sleep(1.2)  # three lease times of 0.4 s
+        seen.append(other.claim(*spec.key()))
+        return real(spec, **kwargs)
+
+    real = sw.execute
+    monkeypatch.setattr(sw, "execute", slow)
+    specs = grid(["elman"], ["bessel_j2"], [0], **COMMON)
+    with Store(path, lease_seconds=0.4) as store:
+        report = sweep(specs, store)
+    assert seen == ["busy"] and len(report.computed) == 1
+    assert other.claim(*specs[0].key()) == "stored"
+    other.close()

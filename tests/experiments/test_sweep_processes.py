@@ -1,6 +1,7 @@
-"""Sweeps across real processes: two identical compares on one store, a client killed with
-SIGKILL, a scheduler that does not answer, and a Dask cluster started the way the README
-says (``dask scheduler`` + ``dask worker``), with one worker killed mid-sweep."""
+"""Sweeps across real processes: two identical compares on one store, a client or a pool
+worker killed with SIGKILL, a scheduler that does not answer, and a Dask cluster started the
+way the README says (``dask scheduler`` + ``dask worker``), with one worker killed
+mid-sweep."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from experiments import cli
 from experiments.store import Store
 from experiments.sweep import grid, sweep
 
-GRID = ("--models", "lstm,gru,elman", "--tasks", "damped_shm,bessel_j2", "--seeds", "2")
+# models with no entry of their own in the quick suite: one run per (model, task, seed), 12
+GRID = ("--models", "elman,mingru,minlstm", "--tasks", "damped_shm,bessel_j2", "--seeds", "2")
 
 
 def _computed(stdout: str) -> tuple[int, int]:
@@ -77,6 +79,78 @@ def test_client_killed_with_sigkill_resumes_with_exactly_the_expected_rows(tmp_p
     assert count_rows(store) == 12 == _distinct_rows(store)
 
 
+def _pool_workers(pid: int) -> list[int]:
+    """Process-pool workers among the children of ``pid`` (not multiprocessing's resource
+    tracker)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            children = [int(c) for c in fh.read().split()]
+    except OSError:
+        return []
+    out = []
+    for child in children:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as fh:
+                cmdline = fh.read()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline:
+            out.append(child)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
+def test_pool_worker_killed_with_sigkill_then_the_rerun_completes(tmp_path):
+    store = str(tmp_path / "r.sqlite")
+    cmd = qrnn_cmd("compare", *GRID, "--epochs", "10", "--workers", "2", "--store", store,
+                   "--out", str(tmp_path / "rep"), "--quiet")
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(store) and count_rows(store) >= 2 and _pool_workers(proc.pid):
+            break
+        time.sleep(0.05)
+    workers = _pool_workers(proc.pid)
+    assert workers, "no pool worker found"
+    os.kill(workers[0], signal.SIGKILL)
+    _out, err = proc.communicate(timeout=300)
+    stored = count_rows(store)
+    assert "Traceback" not in err
+    assert proc.returncode == (0 if stored == 12 else 1), err  # lost runs: failed, not stored
+    done = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert _computed(done.stdout) == (12 - stored, stored)
+    assert count_rows(store) == 12 == _distinct_rows(store)
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_client_and_pool_workers_then_the_rerun_completes(tmp_path):
+    """Ctrl-C in a terminal: SIGINT to the whole process group, client and workers."""
+    store = str(tmp_path / "r.sqlite")
+    cmd = qrnn_cmd("compare", *GRID, "--epochs", "10", "--workers", "2", "--store", store,
+                   "--out", str(tmp_path / "rep"), "--quiet")
+    proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if os.path.exists(store) and count_rows(store) >= 2:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _out, err = proc.communicate(timeout=300)
+    stored = count_rows(store)
+    assert proc.returncode == 130, err
+    assert "run the same command again to resume" in err
+    assert 2 <= stored < 12
+    done = subprocess.run(cmd, env=cli_env(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert _computed(done.stdout) == (12 - stored, stored)
+    assert count_rows(store) == 12 == _distinct_rows(store)
+
+
 def test_unreachable_scheduler_is_one_line_within_the_timeout(tmp_path, capsys):
     pytest.importorskip("distributed", reason="needs the [dist] extra")
     store = str(tmp_path / "r.sqlite")
@@ -124,7 +198,7 @@ def test_compare_on_a_dask_scheduler_and_workers_started_by_hand(tmp_path):
             client.wait_for_workers(2, timeout=120)
             pids = list(client.run(os.getpid).values())
         store = str(tmp_path / "dask.sqlite")
-        models, tasks_, seeds = ["elman", "gru"], ["bessel_j2"], 2
+        models, tasks_, seeds = ["elman", "mingru"], ["bessel_j2"], 2
         cmd = qrnn_cmd("compare", "--models", ",".join(models), "--tasks", ",".join(tasks_),
                        "--seeds", str(seeds), "--epochs", "3", "--scheduler", address,
                        "--store", store, "--out", str(tmp_path / "rep"), "--quiet")
@@ -143,7 +217,7 @@ def test_compare_on_a_dask_scheduler_and_workers_started_by_hand(tmp_path):
         assert got == expected
 
         # a worker killed (SIGKILL) mid-sweep: its run goes to another worker, nothing is lost
-        cmd = qrnn_cmd("compare", "--models", "lstm,gru,elman", "--tasks", "damped_shm",
+        cmd = qrnn_cmd("compare", "--models", "elman,mingru,minlstm", "--tasks", "damped_shm",
                        "--seeds", "2", "--epochs", "10", "--scheduler", address, "--store",
                        store, "--out", str(tmp_path / "rep"), "--quiet")
         proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE,

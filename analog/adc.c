@@ -1,33 +1,32 @@
-"""C source of the fused ADC kernels (compiled on first use by :mod:`kernels.cpu_build`).
-
-Two float32 functions around the array product of a tiled analog matrix-vector product; all
-arrays C-contiguous, ``R`` row tiles of ``rows`` rows, ``B`` batch rows, ``F`` features,
-``W`` (padded) columns of which the first ``n`` are returned.
-
-``adc_inputs_f32``: ``x (B, F)`` -> ``xt (R, B, rows)``, ``s (B,)``, ``sigma (R, B)``: input
-scaling (fixed range with clipping, or per-row abs-max), DAC rounding, tiling with zero
-padding, and the noise sigma of each row tile from the sum of squared DAC outputs.
-
-``adc_readout_f32``: for each ``(b, j)``::
-
-    y[b, j] = (sum_r clamp(floor(m[r, b, j] + sigma[r, b] * z - off[r, j]), lo, hi) * k[r, j]
-               + kc[j]) * s[b] * gain + bias[j]
-
-with ``k = scale * lsb``, ``kc = sum_r k[r] / 2``, ``off = offset / lsb``, ``lo = -half``,
-``hi = half - 1`` and ``z`` one draw from ``table`` (65536 equiprobable values) per column
-value, indexed by 16 bits of a counter-based generator: 64-bit word ``i`` is the SplitMix64
-output function of ``(seed + i) * 0x9E3779B97F4A7C15``, i.e. word ``i`` of the SplitMix64
-stream from the state ``seed * 0x9E3779B97F4A7C15``, and feeds four column values (row
-``(r, b)`` starts at word ``(r * B + b) * ceil(W / 4)``). ``sigma``, ``offset`` and ``bias``
-may be ``NULL`` (no noise; the scalar ``off0``; no bias).
-
-Both run the steps of the torch reference (:func:`analog.tile.analog_mvm` with
-``fused=False``) in the same order with the same float32 operations (no contraction into
-fused multiply-adds except where torch's ``addcmul_`` uses one), so without noise the ADC
-codes and outputs are the same.
-"""
-
-ADC_SOURCE = r"""
+/*
+ * The fused ADC kernels of analog/readout.py (compiled on first use by kernels/cpu_build.py).
+ *
+ * Two float32 functions around the array product of a tiled analog matrix-vector product; all
+ * arrays C-contiguous, R row tiles of rows rows, B batch rows, F features,
+ * W (padded) columns of which the first n are returned.
+ *
+ * adc_inputs_f32: x (B, F) -> xt (R, B, rows), s (B,), sigma (R, B): input
+ * scaling (fixed range with clipping, or per-row abs-max), DAC rounding, tiling with zero
+ * padding, and the noise sigma of each row tile from the sum of squared DAC outputs.
+ *
+ * adc_readout_f32: for each (b, j):
+ *
+ *     y[b, j] = (sum_r clamp(floor(m[r, b, j] + sigma[r, b] * z - off[r, j]), lo, hi) * k[r, j]
+ *                + kc[j]) * s[b] * gain + bias[j]
+ *
+ * with k = scale * lsb, kc = sum_r k[r] / 2, off = offset / lsb, lo = -half,
+ * hi = half - 1 and z one draw from table (65536 equiprobable values) per column
+ * value, indexed by 16 bits of a counter-based generator: 64-bit word i is the SplitMix64
+ * output function of (seed + i) * 0x9E3779B97F4A7C15, i.e. word i of the SplitMix64
+ * stream from the state seed * 0x9E3779B97F4A7C15, and feeds four column values (row
+ * (r, b) starts at word (r * B + b) * ceil(W / 4)). sigma, offset and bias
+ * may be NULL (no noise; the scalar off0; no bias).
+ *
+ * Both run the steps of the torch reference (analog.tile.analog_mvm with
+ * path="reference") in the same order with the same float32 operations (no contraction into
+ * fused multiply-adds except where torch's addcmul_ uses one), so without noise the ADC
+ * codes and outputs are the same.
+ */
 #pragma GCC optimize("fp-contract=off", "no-associative-math")
 #include <float.h>
 #include <math.h>
@@ -176,4 +175,3 @@ void adc_inputs_f32(int B, int F, int R, int rows, const float* restrict x, floa
         }
     }
 }
-"""

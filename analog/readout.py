@@ -6,36 +6,31 @@ operations. :func:`inputs` does the input side in one pass over ``x`` (scaling, 
 DAC rounding, tiling, the noise sigma of each row tile); :func:`readout` does the rest in
 one pass over ``m`` (Gaussian read and comparator noise, comparator offset, linear ADC floor
 and clip, the scaled sum over row tiles, the undoing of the input scaling, the gain and the
-bias). Both are C functions of :mod:`kernels.adc_source`, compiled on first use by
-:func:`kernels.cpu_build.load_library`. The noise is inverse-CDF sampled from
+bias). Both are C functions of ``analog/adc.c`` (shipped as package data), compiled on first
+use by :class:`kernels.cpu_build.Library`. The noise is inverse-CDF sampled from
 :func:`normal_table` with 16 bits of a counter-based SplitMix64 generator per value, so a
-call is reproducible from its ``seed`` (and independent of how the work is split).
+call is reproducible from its ``seed`` (and independent of how the work is split). The
+functions are single-threaded: OpenMP over the batch lost badly whenever another process
+held the other core (and put a second OpenMP runtime next to torch's).
 
-Measured on the project's 2-core Xeon (batch 64, 1024 columns, 3 row tiles, 1 thread, a
-second process on the other core): the readout takes 0.25-0.4 ms with noise and 0.1-0.15 ms
-without, the input pass 0.03-0.04 ms, against 1.2-1.8 ms for the torch steps they
-replace. Half the noisy readout is the table lookups (random loads from the 256 KiB table);
-OpenMP over the batch was tried: 1.4x faster on the idle machine, 8x slower while another
-process held the other core (and a second OpenMP runtime next to torch's), so the functions
-are single-threaded.
-
-This module knows nothing about crossbars: :mod:`analog.tile` prepares the arguments and
-keeps a torch path as reference and fallback (used when :func:`available` is False).
+:mod:`analog.tile` prepares the arguments and keeps the torch path as reference
+(``path="reference"``) and as fallback (used when :func:`available` is False).
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
+from pathlib import Path
 
 import torch
 from torch import Tensor
 
 from kernels import cpu_build
-from kernels.adc_source import ADC_SOURCE
 
 _PTR, _I32, _F32 = ctypes.c_void_p, ctypes.c_int, ctypes.c_float
-LIBRARY = cpu_build.Library("adc", ADC_SOURCE, "fused ADC kernel", {
+LIBRARY = cpu_build.Library("adc", lambda: Path(__file__).with_name("adc.c").read_text(),
+                            "fused ADC kernel", {
     "adc_readout_f32": ([_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, ctypes.c_uint64, _PTR, _F32,
                          _F32, _PTR, _F32, _PTR, _F32, _PTR, _PTR], ctypes.c_int),
     "adc_inputs_f32": ([_I32, _I32, _I32, _I32, _PTR, *[_F32] * 7, _PTR, _PTR, _PTR], None),
