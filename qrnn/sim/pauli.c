@@ -48,7 +48,7 @@
  * memory cannot be allocated.
  *
  * The kernels are written once below (#else branch) and instantiated for double and float
- * by including this file into itself with REAL, SFX(), SIN, COS and SQRT defined.
+ * by including this file into itself with REAL, SFX() and MATH() defined.
  */
 #ifndef PAULI_INSTANCE
 #include <math.h>
@@ -66,69 +66,19 @@
 #define PAULI_INSTANCE
 #define REAL double
 #define PAULI_SUFFIX f64
-#define SIN sin
-#define COS cos
-#define SQRT sqrt
+#define MATH(fn) fn
 #include __FILE__
 #undef REAL
 #undef PAULI_SUFFIX
-#undef SIN
-#undef COS
-#undef SQRT
+#undef MATH
 
 #define REAL float
 #define PAULI_SUFFIX f32
-#define SIN sinf
-#define COS cosf
-#define SQRT sqrtf
+#define MATH(fn) fn##f
 #include __FILE__
 
 #else  /* PAULI_INSTANCE: the kernels, for one REAL type */
-static void SFX(bloch)(int kind, REAL v, REAL *b, REAL *d) {
-    b[0] = 1; d[0] = 0;
-    if (kind == 3) {
-        REAL sq = v * v;
-        REAL ca = 1 / SQRT(1 + sq), cc = 1 / SQRT(1 + sq * sq);
-        REAL sa = v * ca, sc = sq * cc;
-        REAL da = 1 / (1 + sq), dc = 2 * v / (1 + sq * sq);
-        REAL dca = -sa * da, dsa = ca * da, dcc = -sc * dc, dsc = cc * dc;
-        b[1] = ca * cc; b[2] = ca * sc; b[3] = -sa;
-        d[1] = dca * cc + ca * dcc; d[2] = dca * sc + ca * dsc; d[3] = -dsa;
-        return;
-    }
-    REAL s = SIN(v), c = COS(v);
-    if (kind == 0) { b[1] = s; b[2] = 0; b[3] = c; d[1] = c; d[2] = 0; d[3] = -s; }
-    else if (kind == 1) { b[1] = 0; b[2] = -s; b[3] = c; d[1] = 0; d[2] = -c; d[3] = -s; }
-    else { b[1] = c; b[2] = 0; b[3] = -s; d[1] = -s; d[2] = 0; d[3] = -c; }
-}
-
-/* f = kron of the n 4-vectors vecs[q], qubit 0 the most significant digit. */
-static void SFX(kron)(int n, const REAL *vecs, REAL *f) {
-    size_t len = 1;
-    f[0] = 1;
-    for (int q = 0; q < n; q++) {
-        const REAL *v = vecs + 4 * q;
-        for (size_t i = len; i-- > 0;) {
-            REAL a = f[i];
-            f[4 * i + 3] = a * v[3]; f[4 * i + 2] = a * v[2];
-            f[4 * i + 1] = a * v[1]; f[4 * i] = a * v[0];
-        }
-        len *= 4;
-    }
-}
-
-/* dst[e, j] = sum_d v[d] src[d * rows + e, j] (e < rows, j < m; src rows ld apart, dst
-   contiguous): contracts the leading base-4 digit, the next qubit, with v. */
-static void SFX(contract)(size_t rows, int m, const REAL *restrict src, size_t ld,
-                         const REAL *restrict v, REAL *restrict dst) {
-    for (size_t e = 0; e < rows; e++) {
-        const REAL *s0 = src + e * ld, *s1 = s0 + rows * ld, *s2 = s1 + rows * ld;
-        const REAL *s3 = s2 + rows * ld;
-        REAL *d = dst + e * m;
-        for (int j = 0; j < m; j++)
-            d[j] = v[0] * s0[j] + v[1] * s1[j] + v[2] * s2[j] + v[3] * s3[j];
-    }
-}
+#include "pauli_step.h"
 
 int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
                       size_t ldr, REAL *out, REAL *jac, REAL *feats) {
@@ -137,31 +87,9 @@ int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const R
     int kk = jac ? n + 1 : 1;
     REAL *buf = malloc(sizeof(REAL) * 2 * kk * part);
     if (!buf) return 2;
-    REAL vecs[4 * MAX_QUBITS], dvecs[4 * MAX_QUBITS];
-    for (int b = 0; b < batch; b++) {
-        for (int q = 0; q < n; q++)
-            SFX(bloch)(kind, x[(size_t)b * n + q], vecs + 4 * q, dvecs + 4 * q);
-        if (feats) SFX(kron)(n, vecs, feats + b * dim);
-        /* partial k after q passes: R contracted with qubits 0..q-1, dv in slot k-1 (k >= 1);
-           the last pass writes partial 0 to out[b] and partial 1 + q to jac[b, q] */
-        REAL *cur = buf, *next = buf + kk * part;
-        size_t rows = dim;
-        int live = 1;
-        for (int q = 0; q < n; q++) {
-            rows /= 4;
-            int last = q == n - 1;
-            for (int k = 0; k < live + (jac != NULL); k++) {
-                int from = k == live ? 0 : k;  /* the new derivative slot reads partial 0 */
-                const REAL *src = q == 0 ? r : cur + from * 4 * rows * m;
-                size_t ld = q == 0 ? ldr : (size_t)m;
-                REAL *to = !last ? next + k * rows * m
-                           : k == 0 ? out + (size_t)b * m : jac + ((size_t)b * n + k - 1) * m;
-                SFX(contract)(rows, m, src, ld, (k == live ? dvecs : vecs) + 4 * q, to);
-            }
-            if (jac) live++;
-            REAL *t = cur; cur = next; next = t;
-        }
-    }
+    for (int b = 0; b < batch; b++)
+        SFX(readout)(n, m, kind, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
+                     jac ? jac + (size_t)b * n * m : NULL, feats ? feats + b * dim : NULL, buf);
     free(buf);
     return 0;
 }

@@ -35,7 +35,8 @@ _SIGNATURES = {
 }
 SOURCE = Path(__file__).with_name("pauli.c")
 """The C source (package data)."""
-LIBRARY = cpu_build.Library("pauli", SOURCE.read_text, "Pauli readout kernels", {
+LIBRARY = cpu_build.Library("pauli", lambda: cpu_build.source_file(SOURCE),
+                           "Pauli readout kernels", {
     f"{name}_{suffix}": (argtypes, ctypes.c_int)
     for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
 })

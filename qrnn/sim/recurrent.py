@@ -59,7 +59,7 @@ _UNDEF = "\n#undef REAL\n#undef SFX\n#undef MATH\n"
 def _source() -> str:
     """The C text: a float32 copy of :file:`recurrent.c` and :file:`recurrent_gated.c`, then
     the files as written (float64)."""
-    text = "\n".join(path.read_text() for path in _SOURCES)
+    text = "\n".join(cpu_build.source_file(path) for path in _SOURCES)
     return _FLOAT + text + _UNDEF + text
 
 
