@@ -42,25 +42,9 @@
 
 #define R __restrict__
 
-typedef struct { void* gemm; void* pack_size; void* pack; void* compute; } blas_t;
+#include "../kernels/fastmath.h"
 
-/* float exp in a form gcc vectorises (Cephes polynomial, |rel. error| < 2e-7, as the
-   classical cells' kernel) and tanh from it (|abs. error| < 3e-7). */
-static inline float exp_poly(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
-    float n = floorf(x * 1.44269504088896341f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale = { ((int32_t)n + 127) << 23 };
-    return p * scale.f;
-}
-
+/* float tanh from the shared exp_poly (|abs. error| < 3e-7). */
 static inline float tanh_poly(float x) { return 2.0f / (1.0f + exp_poly(-2.0f * x)) - 1.0f; }
 
 /* numpy's SFC64: s = (a, b, c, counter). */

@@ -31,7 +31,7 @@ def _signatures() -> dict:
 
 
 LIBRARY = cpu_build.Library(
-    "analog_cell", lambda: Path(__file__).with_name("fused_cell.c").read_text(),
+    "analog_cell", lambda: cpu_build.source_file(Path(__file__).with_name("fused_cell.c")),
     "fused analog LSTM kernel", _signatures())
 """The compiled kernel (built on first use; ``LIBRARY.error`` says why if impossible)."""
 

@@ -43,14 +43,15 @@ FLAGS = ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-f
 NATIVE = "-march=native"  # tried first; dropped if the compiler rejects it
 
 
-_INCLUDE = re.compile(r'^#include "([\w.]+)"\s*$', re.MULTILINE)
+_INCLUDE = re.compile(r'^#include "([\w./]+)"\s*$', re.MULTILINE)
 
 
 def source_file(path: str | Path) -> str:
-    """The text of the C file ``path`` (shipped as package data) with its quoted includes of
-    files beside it expanded in place, so the compiled unit and the cache key hold all of it."""
+    """The text of the C file ``path`` (shipped as package data) with its quoted includes
+    (paths relative to its folder, e.g. ``"../kernels/fastmath.h"`` from a sibling package)
+    expanded in place, so the compiled unit and the cache key hold all of it."""
     path = Path(path)
-    return _INCLUDE.sub(lambda m: source_file(path.with_name(m.group(1))), path.read_text())
+    return _INCLUDE.sub(lambda m: source_file(path.parent / m.group(1)), path.read_text())
 
 
 def cache_dir() -> Path:
