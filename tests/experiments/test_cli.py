@@ -143,7 +143,7 @@ def test_interrupted_compare_resumes_without_recomputing(tmp_path):
                                   ["train", "--help"]])
 def test_help_and_listings_do_not_import_torch(argv):
     """`qrnn --help` and the listings answer without loading torch (seconds of import)."""
-    from cli_cases import cli_env
+    from tests.experiments.cli_cases import cli_env
 
     code = ("import contextlib, io, sys\n"
             "from experiments.cli import main\n"

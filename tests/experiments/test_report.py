@@ -11,11 +11,11 @@ import warnings
 
 import numpy as np
 import pytest
-from test_store import _run
 
 from experiments.plots import pareto_front
 from experiments.report import aggregate, write_report
 from experiments.runner import RunSpec, execute
+from tests.experiments.test_store import _run
 
 EPOCHS = {"epochs": 2}
 

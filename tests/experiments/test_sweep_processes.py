@@ -13,11 +13,11 @@ import sys
 import time
 
 import pytest
-from cli_cases import cli_env, count_rows, free_port, qrnn_cmd
 
 from experiments import cli
 from experiments.store import Store
 from experiments.sweep import grid, sweep
+from tests.experiments.cli_cases import cli_env, count_rows, free_port, qrnn_cmd
 
 # models with no entry of their own in the quick suite: one run per (model, task, seed), 12
 GRID = ("--models", "elman,mingru,minlstm", "--tasks", "damped_shm,bessel_j2", "--seeds", "2")

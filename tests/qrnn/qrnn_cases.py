@@ -1,5 +1,5 @@
-"""Shared helpers for the quantum tests (imported by name: a module called ``conftest`` is
-ambiguous once several test directories have one); the reference is default.qubit."""
+"""Shared helpers for the quantum tests (``tests.qrnn.qrnn_cases``); the reference is
+default.qubit."""
 
 from __future__ import annotations
 

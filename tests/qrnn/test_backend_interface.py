@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from qrnn_cases import TOL
 
 from qrnn.circuit import BlockSpec, CircuitBlock
 from qrnn.execute import Backend, BlockExecutor, PennyLaneBlock
 from qrnn.sim import CompiledBlock
+from tests.qrnn.qrnn_cases import TOL
 
 SPEC = BlockSpec(4, 2)
 BATCH, STEPS = 2, 4

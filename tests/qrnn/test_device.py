@@ -8,10 +8,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qrnn_cases import TOL
 from scipy.stats import unitary_group
 
 from qrnn.device import FastQubitDevice
+from tests.qrnn.qrnn_cases import TOL
 
 N_WIRES = 3
 ONE_QUBIT = ["Hadamard", "PauliX", "PauliY", "PauliZ", "S", "T", "SX"]

@@ -15,8 +15,9 @@ import torch
 from pennylane import numpy as pnp
 from pennylane.exceptions import DeviceError
 from pennylane.measurements import SampleMeasurement, StateMeasurement
-from qrnn_cases import TOL
 from scipy.stats import unitary_group
+
+from tests.qrnn.qrnn_cases import TOL
 
 FAST, REF = "qrnn.fast", "default.qubit"
 

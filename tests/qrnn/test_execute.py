@@ -7,10 +7,10 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qrnn_cases import TOL, block_specs, random_args, reference
 
 from qrnn.circuit import BlockSpec
 from qrnn.execute import Backend, BlockExecutor, NoiseConfig, broadcasts_natively, run_block
+from tests.qrnn.qrnn_cases import TOL, block_specs, random_args, reference
 
 SPEC = BlockSpec(3, 2, "qlstm", "ring2", "rot")
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from qrnn_cases import random_args
 
 from qrnn.circuit import BlockSpec
 from qrnn.execute import Backend, NoiseConfig, run_block
 from qrnn.hardware import noise_model, to_qiskit, transpile_report
+from tests.qrnn.qrnn_cases import random_args
 
 SPEC = BlockSpec(3, 2, "qlstm", "ring2", "rot")
 SHOTS = 4000

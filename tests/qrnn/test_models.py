@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from qrnn_cases import TOL
 
 from qrnn.noise import NoiseConfig
 from qrnn.qfwp import QFWP
 from qrnn.qgru import QGRU, QRNN
 from qrnn.qlstm import QLSTM
 from qrnn.reservoir import QuantumReservoir
+from tests.qrnn.qrnn_cases import TOL
 
 MODELS = {
     "qlstm": lambda **kw: QLSTM(1, 3, **kw),

@@ -15,12 +15,12 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qrnn_cases import block_specs, random_args
 
 from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, pauli_kernel, run_block
 from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix
 from qrnn.sim.pauli import clifford_action, observable_rows
+from tests.qrnn.qrnn_cases import block_specs, random_args
 
 pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
 

@@ -10,7 +10,6 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from qrnn_cases import TOL, block_specs, random_args, reference
 
 from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, run_block
@@ -20,6 +19,7 @@ from qrnn.sim.fused import BlockUnitary, EncodedExpvalZ, PauliReadout, readout_m
 from qrnn.sim.gates import cnot_permutation, inverse_permutation, rotation_matrices
 from qrnn.sim.measure import z_signs
 from qrnn.sim.pauli import bloch_vectors, clifford_action, rotation_transfer
+from tests.qrnn.qrnn_cases import TOL, block_specs, random_args, reference
 
 
 def _shared_methods(spec: BlockSpec) -> list[str]:
