@@ -5,7 +5,9 @@ head-wise recurrent matrices, layout in :mod:`kernels.reference`, and ``path``):
 
 - ``path="auto"`` (default): CUDA tensors run the Triton kernels of :mod:`kernels.triton_cells`
   (fp32/bf16; recurrent weights loaded once per program, time loop inside the kernel), CPU
-  tensors the compiled C loops of :mod:`kernels.cpu` (fp32/fp64). If the C library cannot be
+  tensors the compiled C loops of :mod:`kernels.cpu` (fp32/fp64), except a large float32
+  LSTM forward with no backward to follow, which goes to torch's oneDNN LSTM
+  (:data:`ONEDNN_MIN_BATCH`, :func:`lstm_engine` says which engine runs). If the C library cannot be
   compiled, CPU calls warn once and run :mod:`kernels.reference`.
 - ``path="triton"`` forces the Triton kernels (on CPU tensors only under
   ``TRITON_INTERPRET=1``, float32: this is how the tests run them without a GPU);
@@ -31,6 +33,27 @@ from kernels import checks, cpu, cpu_build, reference
 from kernels.contract import REFERENCE, check_path
 
 COMPILED_PATHS = ("cpu", "triton")
+ONEDNN_MIN_BATCH = 16
+ONEDNN_MIN_HIDDEN = 256
+"""``path="auto"`` hands an LSTM forward that needs no backward (inference), float32 on the
+CPU with one head, to torch's own LSTM (oneDNN) from this batch and hidden size on, where
+oneDNN's forward kept up with or beat the C loop in ``qrnn bench classical``; below it the C
+loop is as fast or faster. ``path="cpu"`` always runs the C loop."""
+
+
+def lstm_engine(x: Tensor, hidden: int, num_heads: int, needs_grad: bool, path: str = "auto"
+                ) -> str:
+    """Which engine ``lstm_layer`` runs for these arguments: ``"onednn"``, ``"cpu"`` (the C
+    loop, or the reference where it cannot be compiled), ``"triton"`` or ``"reference"``."""
+    check_path(path, COMPILED_PATHS)
+    if path != "auto":
+        return path
+    if x.is_cuda:
+        return "triton"
+    if (not needs_grad and x.dtype == torch.float32 and num_heads == 1
+            and x.shape[0] >= ONEDNN_MIN_BATCH and hidden >= ONEDNN_MIN_HIDDEN):
+        return "onednn"
+    return "cpu"
 
 
 def _impl(x: Tensor, path: str):
@@ -171,15 +194,27 @@ def lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,
                num_heads: int = 1, path: str = "auto") -> tuple[Tensor, tuple[Tensor, Tensor]]:
     """Fused :func:`kernels.reference.lstm_layer`: ``y (B, T, H)``, final ``(h, c)`` ``(B, H)``."""
     checks.cell(x, {"h0": h0, "c0": c0}, weight_ih, weight_hh, bias_ih, bias_hh, 4, num_heads)
+    save = _needs_grad(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
+    if lstm_engine(x, h0.shape[1], num_heads, save, path) == "onednn":
+        return _onednn_lstm(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
     impl = _impl(x, path)
     if impl is None:
         return reference.lstm_layer(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh,
                                     num_heads=num_heads)
-    save = _needs_grad(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh)
     with _serial(impl, x, 4, weight_hh):
         y, c_t = _LSTM.apply(_projection(x, weight_ih, bias_ih, bias_hh),
                              weight_hh.contiguous(), h0.contiguous(), c0.contiguous(), impl, save)
     return y.transpose(0, 1), (y[-1], c_t)
+
+
+def _onednn_lstm(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
+    """One layer through torch's LSTM operator (oneDNN on the CPU), torch.nn's gate order."""
+    weights = [weight_ih, weight_hh]
+    biases = [b if b is not None else weight_ih.new_zeros(weight_ih.shape[0])
+              for b in (bias_ih, bias_hh)]
+    y, h, c = torch.lstm(x, (h0[None], c0[None]), [*weights, *biases], True, 1, 0.0, False,
+                         False, True)
+    return y, (h[0], c[0])
 
 
 def gru_layer(x, h0, weight_ih, weight_hh, bias_ih=None, bias_hh=None, *,

@@ -40,3 +40,25 @@ def test_c_sources_expand_their_local_includes(tmp_path):
     assert text == "#define FN(n) n##_a\nint FN(one)(void) { return 1; }\n\n#include <math.h>\n"
     cells = cpu_build.source_file(cpu_build.Path(fused.__file__).with_name("cells.c"))
     assert '#include "' not in cells and cells.count("FN(lstm_fwd)") == 2  # body twice
+
+
+def test_large_lstm_inference_goes_to_onednn_and_agrees_with_the_reference():
+    from kernels import reference
+
+    gen = torch.Generator().manual_seed(1)
+    b, h = fused.ONEDNN_MIN_BATCH, fused.ONEDNN_MIN_HIDDEN
+    x = torch.randn(b, 3, h, generator=gen)
+    states = [torch.randn(b, h, generator=gen) for _ in range(2)]
+    w = [0.05 * torch.randn(4 * h, h, generator=gen) for _ in range(2)]
+    bias = [torch.randn(4 * h, generator=gen) for _ in range(2)]
+    assert fused.lstm_engine(x, h, 1, needs_grad=False) == "onednn"
+    assert fused.lstm_engine(x, h, 1, needs_grad=True) == "cpu"           # training: the C loop
+    assert fused.lstm_engine(x[:1], h, 1, needs_grad=False) == "cpu"      # small batch
+    assert fused.lstm_engine(x.double(), h, 1, needs_grad=False) == "cpu"
+    assert fused.lstm_engine(x, h, 1, needs_grad=False, path="cpu") == "cpu"
+    assert fused.lstm_engine(x, h, 4, needs_grad=False) == "cpu"          # head-wise
+    with torch.no_grad():
+        y, (h_t, c_t) = fused.lstm_layer(x, *states, *w, *bias)
+        y_ref, (h_ref, c_ref) = reference.lstm_layer(x, *states, *w, *bias)
+    for a, r in ((y, y_ref), (h_t, h_ref), (c_t, c_ref)):
+        assert torch.allclose(a, r, atol=1e-5, rtol=0)

@@ -1,14 +1,14 @@
-"""The benchmark's target bookkeeping (not timings): ``summary`` judges each ratio against the
-issue's targets."""
+"""The benchmark's target bookkeeping (not timings): ``summary`` judges each ratio against its
+target and says which engine ran."""
 
 from __future__ import annotations
 
 from kernels.bench import _summary
 
 
-def _row(cell, batch, hidden, impl, us):
+def _row(cell, batch, hidden, impl, us, engine="cpu"):
     return {"cell": cell, "batch": batch, "hidden": hidden, "mode": "forward", "threads": 1,
-            "impl": impl, "us_per_step": us}
+            "impl": impl, "us_per_step": us, "engine": engine}
 
 
 def test_summary_judges_each_target():
@@ -34,3 +34,10 @@ def test_summary_judges_each_target():
     assert any("fused is 30.0x the reference loop" in line for line in lines)
     assert any("scan (B=1, H=64)" in line and "4.0x" in line and "no target" in line
                for line in lines)
+
+
+def test_summary_says_when_fused_handed_the_lstm_to_onednn():
+    rows = [_row("lstm", 16, 256, "torch.nn", 100.0),
+            _row("lstm", 16, 256, "fused", 101.0, engine="onednn")]
+    (line,) = [x for x in _summary(rows) if x.startswith("lstm")]
+    assert "(fused handed it to oneDNN)" in line and "target >= 0.9x: met" in line
