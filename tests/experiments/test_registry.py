@@ -195,7 +195,7 @@ def test_kernels_import_no_model_package():
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
 
 
-@pytest.mark.parametrize("family", ["classical"])
+@pytest.mark.parametrize("family", FAMILIES)
 def test_sequence_bodies_use_the_shared_contract(family):
     users = [p for p in (ROOT / family).rglob("*.py") if "kernels.contract" in p.read_text()]
     assert users, f"no module of {family}/ imports kernels.contract"
