@@ -12,16 +12,18 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Entry:
-    """One model of a suite: ``options`` (model options), ``hidden_size`` (None = the task's
-    default), ``train`` (trainer settings over the task's defaults) and ``tasks`` (None =
-    every task of the suite). The report names a row by its model and, where a task holds
-    several configurations of one model, by what differs (e.g. ``lstm h=5``)."""
+    """One model of a suite: ``options`` (model options), ``hidden_size`` (None = the model's
+    or the task's default), ``train`` (trainer settings over the task's defaults), ``tasks``
+    (None = every task of the suite) and ``task_options`` (e.g. ``{"classes": "0,1"}``). The
+    report names a row by its model and, where a task holds several configurations of one
+    model, by what differs (e.g. ``lstm h=5``)."""
 
     model: str
     options: dict = field(default_factory=dict)
     hidden_size: int | None = None
     train: dict = field(default_factory=dict)
     tasks: tuple[str, ...] | None = None
+    task_options: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,19 @@ FULL = (
     Entry("qfwp", hidden_size=8, tasks=SMALL_INPUT_TASKS),
 )
 
+ZERO_ONE = {"classes": "0,1"}
+NEURON = (
+    Entry("qneuron_rnn", {"n_qubits": 12}, tasks=("digits_pixels",), task_options=ZERO_ONE,
+          train={"epochs": 15, "lr": 0.02}),
+    Entry("qneuron_rnn", {"n_qubits": 3}, tasks=("parity",), train={"epochs": 30, "lr": 0.05}),
+    *(Entry(model, hidden_size=h, tasks=("digits_pixels",), task_options=ZERO_ONE,
+            train={"epochs": 15, "lr": 0.02}) for model, h in (("qlstm", 3), ("lstm", 4))),
+    *(Entry(model, hidden_size=h, tasks=("parity",), train={"epochs": 30, "lr": 0.05})
+      for model, h in (("qlstm", 3), ("lstm", 2))),
+)
+"""The quantum-neuron RNN (Bausch 2020) on pixel-by-pixel digits 0 vs 1 (12 qubits, the
+paper's setting on MNIST) and 8-bit parity (3 qubits), next to QLSTM and small LSTMs."""
+
 SUITES: dict[str, Suite] = {
     s.name: s
     for s in (
@@ -116,6 +131,8 @@ SUITES: dict[str, Suite] = {
               "family (quantum models on the tasks of at most 4 input features)"),
         Suite("paper", "full", QUANTUM_PAPER + ANALOG_PAPER, PAPER_SERIES + ANALOG_TASKS, 3,
               "the published protocols of the reproductions"),
+        Suite("neuron", "quick", NEURON, ("digits_pixels", "parity"), 3,
+              "the quantum-neuron RNN next to QLSTM and LSTM on digits 0/1 and parity"),
     )
 }
 

@@ -74,7 +74,8 @@ def suite_grid(suite: Suite, seeds: Iterable[int], *, models: Iterable[str] | No
             opts = {**entry.options, **{k: v for k, v in options.items() if k in declared}}
             runs += [RunSpec(model=entry.model, task=task, size=suite.size, seed=seed,
                              backend=backend, hidden_size=entry.hidden_size,
-                             train={**entry.train, **overrides}, options=opts).resolved()
+                             train={**entry.train, **overrides}, options=opts,
+                             task_options=dict(entry.task_options)).resolved()
                      for seed in seeds]
     return runs
 
