@@ -205,3 +205,11 @@ def test_a_model_default_hidden_size_sits_between_the_run_and_the_task():
     assert RunSpec("qlstm", "damped_shm").resolved().hidden_size == 3     # the papers' size
     assert RunSpec("qlstm", "damped_shm", hidden_size=2).resolved().hidden_size == 2
     assert RunSpec("lstm", "damped_shm").resolved().hidden_size == 16     # the task's default
+
+
+def test_suite_entries_carry_task_options_into_the_run():
+    s = Suite("t", "quick", (Entry("lstm", task_options={"classes": "0,1"}),
+                             Entry("gru")), ("digits_pixels",), 1)
+    runs = {r.model: r for r in suite_grid(s, range(1))}
+    assert runs["lstm"].task_options == {"classes": "0,1"} and runs["gru"].task_options == {}
+    assert runs["lstm"].key() != RunSpec("lstm", "digits_pixels").resolved().key()
