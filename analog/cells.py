@@ -182,6 +182,15 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
             self._programmed[layer] = (key, state)
         return self._programmed[layer][1]
 
+    def pass_programming(self, layer: int) -> ProgrammedLayer:
+        """Layer ``layer``'s devices for this forward pass: in training (hardware-aware) a fresh
+        programming with new programming noise, in inference the static one."""
+        if not self.training:
+            return self.programmed(layer)
+        with torch.no_grad():
+            return program_preactivation(self.combined(layer).detach(), self.config,
+                                         self._train_gen)
+
     def _preactivations(self, u: Tensor, layer: int, state: ProgrammedLayer,
                         w: Tensor | None) -> Tensor:
         """Analog pre-activations of ``u = [x_t, h]``; straight-through to ``u @ w.T`` when
@@ -207,12 +216,7 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
         out, finals = x, []
         for k in range(self.num_layers):
             w = self.combined(k).to(x.dtype) if grads else None
-            if self.training:
-                with torch.no_grad():
-                    prog = program_preactivation(self.combined(k).detach(), self.config,
-                                                 self._train_gen)
-            else:
-                prog = self.programmed(k)
+            prog = self.pass_programming(k)
             carry = tuple(s[k] for s in h0)
             ys = []
             for t in range(out.shape[1]):

@@ -42,7 +42,6 @@ from torch.autograd.function import once_differentiable
 from analog import fused_cell_kernel as kernel
 from analog.fused_cell_kernel import LayerArgs, Signal
 from analog.nl_adc import DigitalActivationADC, ExactActivation, NonlinearRampADC
-from analog.preact import program_preactivation
 from analog.readout import normal_table
 from kernels.contract import check_path
 from kernels.cpu_build import warn_once
@@ -229,13 +228,7 @@ def lstm_forward(model, x: Tensor, state) -> tuple[Tensor, tuple[Tensor, Tensor]
     finals_h, finals_c = [], []
     try:
         for k in range(model.num_layers):
-            if model.training:
-                with torch.no_grad():
-                    prog = program_preactivation(model.combined(k).detach(), model.config,
-                                                 model._train_gen)
-            else:
-                prog = model.programmed(k)
-            args = layer_args(model, k, prog, x.dtype)
+            args = layer_args(model, k, model.pass_programming(k), x.dtype)
             hk, ck = h0[k].to(x.dtype), c0[k].to(x.dtype)
             if grad:
                 names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
