@@ -122,6 +122,9 @@ def cost_text(cost: dict) -> str:
     if "energy_pj" in cost:
         parts.append(f"{_si(cost['energy_pj'] * 1e-12, 'J')}, {_si(cost['latency_ns'] * 1e-9, 's')}"
                      f", {fmt_number(cost['area_mm2'])} mm²")
+    if "expected_repetitions" in cost:
+        parts.append(f"{cost['qubits']:g} qubits, {cost['expected_repetitions']:.4g} RUS runs / "
+                     f"{cost['neurons_per_sequence']:g} neurons per sequence")
     if "depth_per_step" in cost:
         parts.append(f"depth {cost['depth_per_step']:g}, 2q {cost['two_qubit_per_step']:g}/step")
     if "executions_per_epoch" in cost:

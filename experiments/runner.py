@@ -3,6 +3,7 @@ executed by :func:`execute` (a plain function, so process pools and Dask can shi
 
 from __future__ import annotations
 
+import inspect
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -105,13 +106,15 @@ def execute(spec: RunSpec, quiet: bool = True, threads: int | None = 1) -> Run:
 
 def hardware_cost(body, task) -> dict:
     """The body's ``hardware_cost(steps)`` for one sequence of the task's length (energy,
-    latency and area for analog; depth, two-qubit gates, circuit executions for quantum), plus
-    ``executions_per_epoch`` when the body reports ``executions_per_sequence``; ``{}`` for a
-    body without a hardware model."""
+    latency and area for analog; depth, two-qubit gates, circuit executions for quantum),
+    with the test inputs as ``x`` for a body whose cost depends on the data (the quantum
+    neuron's expected repetitions), plus ``executions_per_epoch`` when the body reports
+    ``executions_per_sequence``; ``{}`` for a body without a hardware model."""
     cost_fn = getattr(body, "hardware_cost", None)
     if cost_fn is None or task.train is None:
         return {}
-    cost = dict(cost_fn(steps=int(task.train.x.shape[1])))
+    kwargs = {"x": task.test.x} if "x" in inspect.signature(cost_fn).parameters else {}
+    cost = dict(cost_fn(steps=int(task.train.x.shape[1]), **kwargs))
     if "executions_per_sequence" in cost:
         cost["executions_per_epoch"] = cost["executions_per_sequence"] * len(task.train)
     return cost

@@ -272,6 +272,20 @@ class QuantumNeuronRNN(BackendSwitch, nn.Module):
         ancillas = tuple(range(cfg.register, cfg.n_qubits))
         return neuron_ops(j, controls, angle, ancillas, cfg.rounds)
 
+    @torch.no_grad()
+    def hardware_cost(self, steps: int, x: torch.Tensor | None = None) -> dict:
+        """The report's cost columns: qubits, neurons per sequence of ``steps`` steps, and
+        (given inputs ``x (B, T, input_size)``) the expected neuron-circuit runs per sequence
+        with repeat-until-success, averaged over ``x`` (the fast path's success statistics)."""
+        cfg = self.config
+        neurons = cfg.stages * cfg.register * steps
+        cost = {"qubits": cfg.n_qubits, "neurons_per_sequence": neurons,
+                "executions_per_sequence": neurons}
+        if x is not None and self.backend == "fast":
+            _, state = self(x.to(next(self.parameters()).dtype))
+            cost["expected_repetitions"] = float(state.repetitions.mean())
+        return cost
+
     def shot_seed(self) -> int:
         """Seed of the shot sampling on PennyLane devices (stream ``"qneuron/shots"``)."""
         return derive_seed(self.seed, "qneuron/shots") % 2**31
