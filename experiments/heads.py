@@ -10,8 +10,6 @@ from torch import Tensor, nn
 
 from experiments.tasks.base import KINDS
 
-HEAD_KINDS = KINDS
-
 
 class SequenceModel(nn.Module):
     """A recurrent body plus the head of a task kind (``W`` = ``body.output_size`` if the body
@@ -27,8 +25,8 @@ class SequenceModel(nn.Module):
 
     def __init__(self, body: nn.Module, hidden_size: int, output_size: int, kind: str) -> None:
         super().__init__()
-        if kind not in HEAD_KINDS:
-            raise ValueError(f"kind={kind!r} is unknown; allowed: {', '.join(HEAD_KINDS)}")
+        if kind not in KINDS:
+            raise ValueError(f"kind={kind!r} is unknown; allowed: {', '.join(KINDS)}")
         width = getattr(body, "output_size", hidden_size)
         self.body = body
         self.kind = kind

@@ -278,6 +278,7 @@ _RUN_OPTIONS = (
 )
 _QUBITS = Option("n_qubits", int, None, "qubits per circuit (none = input_size + hidden_size)",
                  low=1, high=20, optional=True)
+_LAYERS = Option("n_layers", int, 2, "layers per circuit", low=0, high=50)
 
 
 def _quantum(name: str, description: str, *options: Option, hidden_size: int = 3
@@ -297,12 +298,10 @@ MODELS.update({
                  Option("variant", str, "chen2020", "circuit design",
                         choices=("chen2020", "chen2022"))),
         _quantum("qgru", "quantum GRU: each affine map a VQC (QLSTM construction)", _QUBITS,
-                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50)),
-        _quantum("qrnn", "quantum Elman RNN: h = tanh(VQC([x, h]))", _QUBITS,
-                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50)),
+                 _LAYERS),
+        _quantum("qrnn", "quantum Elman RNN: h = tanh(VQC([x, h]))", _QUBITS, _LAYERS),
         _quantum("qreservoir", "quantum reservoir: frozen random circuits, ridge readout "
-                 "(Chen et al. 2022)", _QUBITS,
-                 Option("n_layers", int, 2, "layers per circuit", low=0, high=50),
+                 "(Chen et al. 2022)", _QUBITS, _LAYERS,
                  Option("cell", str, "qlstm", "frozen cell", choices=("qrnn", "qgru", "qlstm")),
                  Option("distribution", str, "uniform", "frozen angles: U[0, scale) or "
                         "scale N(0, 1)", choices=("uniform", "normal")),
@@ -325,11 +324,6 @@ def model_spec(name: str) -> ModelSpec:
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; valid models: {', '.join(MODELS)}")
     return MODELS[name]
-
-
-def check_model_backend(spec: ModelSpec, backend: str | None) -> str:
-    """``backend`` (or the model's default) if the model accepts it, else a one-line error."""
-    return spec.resolve_backend(backend)
 
 
 def build_model(name: str, input_size: int, output_size: int, kind: str, *,

@@ -180,7 +180,7 @@ def _fit_readout(model: nn.Module, task: TaskData, dtype: torch.dtype) -> FitRes
 
 def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
         quiet: bool = False) -> FitResult:
-    """Train ``model`` (a :class:`experiments.models.SequenceModel`) on ``task``.
+    """Train ``model`` (a :class:`experiments.heads.SequenceModel`) on ``task``.
 
     Refused before training (``ValueError``): a head built for another task kind or output
     size, and splits whose inputs or float targets hold NaN or inf."""

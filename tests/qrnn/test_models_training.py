@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from experiments.models import SequenceModel
+from experiments.heads import SequenceModel
 from experiments.tasks import Split, load
 from experiments.train import TrainConfig, evaluate, fit
 from qrnn.qfwp import QFWP
