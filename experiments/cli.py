@@ -89,7 +89,8 @@ def cmd_models(args) -> int:
 
 def _train_overrides(args) -> dict:
     return {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype}
+            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype,
+            "float_epochs": args.float_epochs, "finetune_lr": args.finetune_lr}
 
 
 def cmd_train(args) -> int:
@@ -277,6 +278,10 @@ def _common_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"))
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--dtype", choices=("float32", "float64"))
+    p.add_argument("--float-epochs", type=int, help="analog models: first N epochs train the "
+                   "float network, then convert and fine-tune hardware-aware (0 = off)")
+    p.add_argument("--finetune-lr", type=float, help="learning rate after conversion "
+                   "(default: --lr)")
     p.add_argument("--backend", help="execution backend (see `qrnn models`)")
     p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
                    help="a model option (repeatable; `qrnn models` lists each model's)")
