@@ -67,8 +67,8 @@ ANALOG_TASKS = ("spoken_digits", "char_lm")
 ANALOG_BITS = (3, 4, 5, 8)
 KWS_FLOAT = {"epochs": 30}
 KWS_TRAIN = {"epochs": 40, "float_epochs": 30, "finetune_lr": 0.001}
-LM_FLOAT = {"epochs": 6, "lr": 0.005}
-LM_TRAIN = {"epochs": 8, "float_epochs": 6, "lr": 0.005, "finetune_lr": 0.001}
+LM_FLOAT = {"epochs": 4, "lr": 0.005}
+LM_TRAIN = {"epochs": 5, "float_epochs": 4, "lr": 0.005, "finetune_lr": 0.001}
 ANALOG_PAPER = (
     Entry("lstm", train=KWS_FLOAT, tasks=("spoken_digits",)),
     Entry("lstm", hidden_size=128, train=LM_FLOAT, tasks=("char_lm",)),
@@ -85,9 +85,10 @@ activations in a nonlinear ramp ADC, or a linear ADC + digital activation; 3/4/5
 programming noise, ``rram_realistic`` otherwise), scored (``converted_*`` metrics), then
 fine-tuned hardware-aware at lr 0.001 (``float_epochs``, :mod:`experiments.train`); the float
 LSTM alone beside it for as many epochs as the float phase. Sizes chosen so the 54 runs take
-well under an hour on 2 shared cores: spoken digits at the full size's hidden 64 (30 float +
-10 fine-tuning epochs of the full size's 60); char_lm on the full corpus at hidden 128 for
-6 + 2 epochs (the full size's hidden 256 x 20 epochs takes about 11 minutes per run here)."""
+about an hour on 2 cores shared with other work: spoken digits at the full size's hidden 64
+(30 float + 10 fine-tuning epochs of the full size's 60); char_lm on the full corpus at
+hidden 128 for 4 + 1 epochs (the full size's hidden 256 x 20 epochs takes about 11 minutes
+per run here, 5 hours for the grid)."""
 
 QUICK_TASKS = ("damped_shm", "bessel_j2", "narma5", "mackey_glass", "digits_rows", "char_lm")
 QUICK_QUANTUM_TASKS = ("damped_shm", "bessel_j2", "narma5")
