@@ -206,9 +206,9 @@ def cmd_report(args) -> int:
     print(text_table(aggregate(runs)))
     print(f"\nreport: {write_report(runs, args.out)}")
     if args.readme:
-        update_readme(args.readme, suite_runs)
-        print(f"results table in {args.readme} updated from the {len(suite_runs)} runs of the "
-              f"{args.suite} suite")
+        update_readme(args.readme, suite_runs, args.suite)
+        print(f"the {args.suite} block of {args.readme} updated from the {len(suite_runs)} "
+              f"runs of the {args.suite} suite")
     return 0
 
 
@@ -330,10 +330,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--models")
     r.add_argument("--tasks")
     r.add_argument("--size", choices=("quick", "full"))
-    r.add_argument("--readme", help="also rewrite the results table in this README (from the "
-                   "runs of --suite only)")
+    r.add_argument("--readme", help="also rewrite the block of --suite in this README (from "
+                   "the runs of --suite only): quick = the results table, paper = the analog "
+                   "reproduction (figures into docs/analog-paper/)")
     r.add_argument("--suite", default="quick",
-                   help="the suite whose runs make the README table (default: quick)")
+                   help="the suite whose runs make the README block (default: quick)")
     r.set_defaults(func=cmd_report)
     st = sub.add_parser("store", help="check a results store, or copy the readable runs of a "
                         "damaged one into a new store")

@@ -211,3 +211,46 @@ def test_the_report_lists_the_energy_figure_and_the_converted_curve(tmp_path, mo
     assert md.count("data:image") == 0
     page = (tmp_path / "r" / "report.html").read_text()
     assert page.count("data:image/png;base64,") == md.count("![")
+
+
+def _phased(bits, style, seed, task="spoken_digits"):
+    """A stored analog run trained float first (its float and converted metrics)."""
+    run = _costed(bits, style, seed, 1000.0)
+    value = 0.80 + 0.01 * bits + 0.001 * seed
+    return dataclasses.replace(
+        run, task=task, metric="accuracy", value=value,
+        metrics={"accuracy": value, "float_accuracy": 0.95, "converted_accuracy": value - 0.05},
+        cost={**run.cost, "energy_pj": 2500.0, "latency_ns": 800.0},
+        config={**run.config, "train": {"epochs": 4, "float_epochs": 3}}, epochs=4)
+
+
+def test_the_readme_analog_block_is_generated_from_the_paper_runs(tmp_path):
+    from experiments.report import update_readme
+
+    runs = [_phased(b, st, s) for b in (3, 5) for st in ("nl_adc", "digital") for s in (0, 1)]
+    runs += [dataclasses.replace(_run(seed=s, value=0.96, h="float"), task="spoken_digits",
+                                 metric="accuracy", metrics={"accuracy": 0.96})
+             for s in (0, 1)]
+    runs.append(_run(seed=0, h="series"))  # another task of the suite: not in the block
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- analog-paper:start -->\nold\n<!-- analog-paper:end -->\nb\n"
+                      "<!-- results:start -->\nkept\n<!-- results:end -->\n")
+    update_readme(str(readme), runs, "paper")
+    text = readme.read_text()
+    assert "old" not in text and "kept" in text and text.startswith("a\n")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[1].startswith("| float lstm | 32-bit float | 0.96 ± 0 |")
+    nl3 = next(line for line in lines if line.startswith("| NL-ADC | 3 |"))
+    assert "| 0.95 ± 0 | 0.7805 ± 0.000707 | 0.8305 ± 0.000707 | 2.5 nJ | 800 ns | 80 |" in nl3
+    assert "| 3 + 1 |" in nl3 and "bessel_j2" not in text
+    assert "| linear ADC + lookup | 5 |" in text and len(lines) == 1 + 1 + 4
+    for name in ("adc-bits.png", "analog-energy.png"):
+        assert f"](docs/analog-paper/{name})" in text
+        pixels = _image((tmp_path / "docs" / "analog-paper" / name).read_bytes())
+        assert pixels[..., :3].std() > 0.05
+    update_readme(str(readme), runs, "paper")
+    assert readme.read_text() == text  # regenerating changes nothing
+    with pytest.raises(ValueError, match="no block for suite 'neuron'; blocks: quick"):
+        update_readme(str(readme), runs, "neuron")
+    with pytest.raises(ValueError, match="no analog runs trained float first"):
+        update_readme(str(readme), runs[-3:], "paper")
