@@ -217,7 +217,8 @@ def energy_figure(rows: list, out_dir: str) -> str | None:
         return None
     plt = _pyplot()
     tasks = sorted({r.task for r in chosen})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.5 * len(tasks), 3.8), squeeze=False)
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 3.8),
+                             squeeze=False)
     colors = plt.get_cmap("tab10").colors
     for ax, task in zip(axes[0], tasks, strict=True):
         rs = sorted((r for r in chosen if r.task == task),
@@ -237,7 +238,7 @@ def energy_figure(rows: list, out_dir: str) -> str | None:
         ax.set_ylabel("energy per inference (nJ)")
         ax.set_ylim(0, max(bottom) * 1.12)
         ax.set_title(f"{task}: energy per inference (TOPS/W on top)", fontsize=9)
-    axes[0][-1].legend(fontsize=6, loc="lower right")
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, out_dir, "analog-energy.png")
 
 

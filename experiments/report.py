@@ -281,7 +281,7 @@ def analog_paper_markdown(runs: list[Run], figure_dir: str, link_dir: str) -> st
                   "|---|---|---|---|---|---|---|---|---|---|---|"]
         trs.sort(key=lambda r: (r.family != "classical",
                                 r.config.get("options", {}).get("adc_bits", 0),
-                                r.config.get("options", {}).get("activation", "")))
+                                r.config.get("options", {}).get("activation") != "nl_adc"))
         for r in trs:
             opts, train = r.config.get("options", {}), r.config.get("train", {})
             if r.family == "classical":
