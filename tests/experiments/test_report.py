@@ -242,7 +242,7 @@ def test_the_readme_analog_block_is_generated_from_the_paper_runs(tmp_path):
     assert lines[1].startswith("| float lstm | 32-bit float | 0.96 ± 0 |")
     nl3 = next(line for line in lines if line.startswith("| NL-ADC | 3 |"))
     assert "| 0.95 ± 0 | 0.7805 ± 0.000707 | 0.8305 ± 0.000707 | 2.5 nJ | 800 ns | 80 |" in nl3
-    assert "| 3 + 1 |" in nl3 and "bessel_j2" not in text
+    assert "| 80 | 2 | 10 | 3 + 1 |" in nl3 and "bessel_j2" not in text
     assert "| linear ADC + lookup | 5 |" in text and len(lines) == 1 + 1 + 4
     for name in ("adc-bits.png", "analog-energy.png"):
         assert f"](docs/analog-paper/{name})" in text
