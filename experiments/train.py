@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experiments.optim import RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer, flat_eligible
 from experiments.tasks import Split, TaskData
 from kernels.contract import check_path
+from kernels.optim import RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer, flat_eligible
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

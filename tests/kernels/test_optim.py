@@ -1,4 +1,4 @@
-"""The trainer's flat-buffer optimizers against torch.optim with the same settings."""
+"""The flat-buffer optimizers against torch.optim with the same settings."""
 
 import copy
 
@@ -6,8 +6,24 @@ import pytest
 import torch
 from torch import nn
 
-from experiments.optim import FlatOptimizer
-from experiments.train import TrainConfig, make_optimizer, optimizer_step
+from kernels.optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer
+
+TORCH = {
+    "rmsprop": lambda p, lr, wd: torch.optim.RMSprop(p, lr=lr, alpha=RMSPROP_ALPHA,
+                                                     eps=RMSPROP_EPS, weight_decay=wd),
+    "adam": lambda p, lr, wd: torch.optim.Adam(p, lr=lr, betas=ADAM_BETAS, eps=ADAM_EPS,
+                                               weight_decay=wd),
+    "sgd": lambda p, lr, wd: torch.optim.SGD(p, lr=lr, weight_decay=wd),
+}
+
+
+def _step(optimizer, params, clip):
+    if isinstance(optimizer, FlatOptimizer):
+        optimizer.step(max_grad_norm=clip)
+        return
+    if clip > 0:
+        nn.utils.clip_grad_norm_(params, clip)
+    optimizer.step()
 
 
 class _Net(nn.Module):
@@ -32,7 +48,7 @@ def _train(net, optimizer, steps, clip, skip_every):
         loss = net(x, use_sometimes=(step + 1) % skip_every != 0).pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        optimizer_step(optimizer, list(net.parameters()), clip)
+        _step(optimizer, list(net.parameters()), clip)
 
 
 @pytest.mark.parametrize("kind", ["rmsprop", "adam", "sgd"])
@@ -43,11 +59,8 @@ def test_flat_updates_equal_torch_optim(kind, weight_decay, clip, skip_every):
     torch.manual_seed(0)
     ref = _Net().double()
     flat = copy.deepcopy(ref)
-    config = TrainConfig(optimizer=kind, lr=0.05, weight_decay=weight_decay, clip_grad=clip)
-    torch_opt = make_optimizer(config, ref.parameters(), path="reference")
-    flat_opt = make_optimizer(config, flat.parameters())
-    assert isinstance(torch_opt, torch.optim.Optimizer)
-    assert isinstance(flat_opt, FlatOptimizer)
+    torch_opt = TORCH[kind](ref.parameters(), 0.05, weight_decay)
+    flat_opt = FlatOptimizer(flat.parameters(), kind, lr=0.05, weight_decay=weight_decay)
     before = {k: v.clone() for k, v in ref.state_dict().items()}
     _train(ref, torch_opt, 25, clip, skip_every)
     _train(flat, flat_opt, 25, clip, skip_every)
@@ -68,12 +81,9 @@ def test_parameters_are_views_of_one_buffer_and_load_state_dict_reaches_it():
     assert torch.equal(opt.flat, torch.full((trainable,), 0.25, dtype=torch.float64))
 
 
-def test_mixed_dtypes_fall_back_to_torch_optim_and_bad_input_is_refused():
+def test_bad_input_is_refused():
     mixed = [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2, dtype=torch.float64))]
-    assert isinstance(make_optimizer(TrainConfig(), mixed), torch.optim.Adam)
     with pytest.raises(ValueError, match="one dtype and device"):
-        make_optimizer(TrainConfig(), mixed, path="flat")
-    with pytest.raises(ValueError, match="path"):
-        make_optimizer(TrainConfig(), mixed, path="fast")
+        FlatOptimizer(mixed, "adam", lr=0.1)
     with pytest.raises(ValueError, match="allowed: adam, rmsprop, sgd"):
         FlatOptimizer([nn.Parameter(torch.zeros(2))], "lbfgs", lr=0.1)

@@ -1,4 +1,4 @@
-"""The trainer's optimizers over one flat parameter buffer: RMSprop, Adam and SGD with the
+"""Optimizers over one flat parameter buffer: RMSprop, Adam and SGD with the
 arithmetic of ``torch.optim`` in a handful of tensor operations per step.
 
 The package's models are small (a QLSTM has 149 parameters in a dozen tensors), so a
@@ -8,8 +8,8 @@ trainable parameter into one contiguous buffer (each parameter becomes a view of
 ``state_dict``/``load_state_dict`` and the models' compiled kernels see ordinary tensors), and
 one step gathers the gradients into one vector, optionally clips their norm, and updates the
 buffer in place. Its updates equal ``torch.optim`` with the same settings (the tests hold them
-together over many steps); ``make_optimizer(..., path="reference")`` in
-:mod:`experiments.train` runs ``torch.optim`` itself.
+together over many steps), which stays the reference: the trainer's
+``make_optimizer(..., path="reference")`` runs it.
 """
 
 from __future__ import annotations
