@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-BENCHES = {"quantum": "qrnn.bench", "analog": "analog.bench", "classical": "kernels.bench"}
+BENCHES = {"quantum": "experiments.quantum_bench", "analog": "analog.bench",
+           "classical": "kernels.bench"}
 
 
 def _csv(text: str | None) -> list[str] | None:
