@@ -43,7 +43,13 @@ class QFWP(QuantumBody):
         n_qubits: qubits of the circuit (8). n_layers: its variational layers (2).
         n_outputs: measured qubits, the width of ``y_t`` (4).
         decay: the factor on ``Theta_{t-1}`` (1 = the paper's pure accumulation), in [0, 1].
-        num_layers, backend, shots, noise, seed, path: see :class:`~qrnn.cells.QuantumBody`.
+        path: ``"auto"`` (the fused kernel on the ``"fast"`` backend with exact values, the
+            per-step code otherwise), ``"reference"`` (the per-step torch code, also inside the
+            simulator) or ``"cpu"`` (the fused kernel, a one-line error if it cannot run).
+        num_layers, backend, shots, noise, seed: see :class:`~qrnn.cells.QuantumBody`.
+
+    ``forward(x (B, T, input_size), state=None | Theta (B, n_layers, n_qubits))`` returns
+    ``(y (B, T, n_outputs), Theta_T (B, n_layers, n_qubits))``.
     """
 
     def __init__(self, input_size: int, hidden_size: int = 8, *, n_qubits: int = 8,
