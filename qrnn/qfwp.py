@@ -83,7 +83,7 @@ class QFWP(QuantumBody):
     @property
     def fused(self) -> bool:
         """Whether :meth:`forward` may run the fused kernel (``"fast"`` backend, exact values,
-        ``path`` not ``"reference"``, at most 20 qubits; ``"auto"`` still falls back to the
+        ``path`` not ``"reference"``, at most 16 qubits; ``"auto"`` still falls back to the
         per-step path, warning once, where no C compiler works)."""
         return (self.backend == "fast" and self.shots is None and self.path != "reference"
                 and self.n_qubits <= MAX_QUBITS)

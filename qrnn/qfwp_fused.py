@@ -30,7 +30,7 @@ from kernels.contract import AUTO, REFERENCE, check_path
 
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`)."""
-MAX_QUBITS = 20
+MAX_QUBITS = 16
 """Largest ``n_qubits`` the kernel takes (``FWP_MAX_QUBITS`` in :file:`qfwp_kernel.c`)."""
 _FLOAT = "#define REAL float\n#define SFX(name) name##_f32\n#define MATH(fn) fn##f\n"
 _UNDEF = "\n#undef REAL\n#undef SFX\n#undef MATH\n"

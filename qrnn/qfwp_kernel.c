@@ -40,7 +40,8 @@
 
 #ifndef QRNN_QFWP_COMMON
 #define QRNN_QFWP_COMMON
-#define FWP_MAX_QUBITS 20
+#define FWP_MAX_QUBITS 16
+#define LANES 8
 
 /* new_psi[perm[i]] = psi[i] for one brick layer: CNOT (0,1), (2,3), ..., then (1,2), (3,4)... */
 static void brick_permutation(int n, int *perm) {
@@ -60,122 +61,128 @@ static int bad_sizes(int batch, int steps, int in, int latent, int layers, int n
 }
 #endif
 
-/* The RY kernels below take the stride of their qubit as a compile-time constant where it is
-   small (switch in SFX(ry) and SFX(ry_back)), so the short inner loops of the low qubits
-   unroll and vectorise. c, s: cos and sin of half the angle. */
-static inline __attribute__((always_inline)) void SFX(ry_at)(REAL *psi, size_t dim,
-                                                             size_t stride, REAL c, REAL s) {
+/* LANES values of one precision as one vector (GCC/Clang vector extension), and one group of
+   LANES circuits: inputs v[g] (in values each), cos and sin of half of every angle,
+   cs/sn[l * n + q][g]. */
+typedef REAL SFX(vec) __attribute__((vector_size(sizeof(REAL) * LANES)));
+#define VEC SFX(vec)
+
+typedef struct {
+    const REAL *v[LANES];
+    VEC *cs, *sn;
+} SFX(group_t);
+
+static void SFX(set_angles)(SFX(group_t) *grp, int g, int m, const REAL *theta) {
+    for (int j = 0; j < m; j++) {
+        REAL half = theta[j] / 2;
+        grp->cs[j][g] = MATH(cos)(half);
+        grp->sn[j][g] = MATH(sin)(half);
+    }
+}
+
+/* RY on the qubit of `stride` (2**(n-1-q)) for every lane: c, s the cosines and sines. */
+static void SFX(ry)(VEC *psi, size_t dim, size_t stride, const VEC *cp, const VEC *sp) {
+    VEC c = *cp, s = *sp;
     for (size_t blk = 0; blk < dim; blk += 2 * stride)
         for (size_t i = blk; i < blk + stride; i++) {
-            REAL a0 = psi[i], a1 = psi[i + stride];
+            VEC a0 = psi[i], a1 = psi[i + stride];
             psi[i] = c * a0 - s * a1;
             psi[i + stride] = s * a0 + c * a1;
         }
 }
 
-/* RY on the qubit of `stride` (2**(n-1-q)) of psi: (c, s) = cos, sin of half the angle. */
-static void SFX(ry)(REAL *psi, size_t dim, size_t stride, REAL c, REAL s) {
-    switch (stride) {
-    case 1: SFX(ry_at)(psi, dim, 1, c, s); break;
-    case 2: SFX(ry_at)(psi, dim, 2, c, s); break;
-    case 4: SFX(ry_at)(psi, dim, 4, c, s); break;
-    default: SFX(ry_at)(psi, dim, stride, c, s);
+/* One adjoint step through the RY (c, s) on the qubit of `stride`: writes to grad, per lane,
+   the sum over its amplitude pairs of (lam_1 psi_0 - lam_0 psi_1), taken after the gate, and
+   undoes the gate on psi and lam (cp NULL: only the sum). */
+static void SFX(ry_back)(VEC *psi, VEC *lam, size_t dim, size_t stride, const VEC *cp,
+                         const VEC *sp, VEC *grad) {
+    VEC acc = {0}, c = {0}, s = {0};
+    if (cp) {
+        c = *cp;
+        s = *sp;
     }
-}
-
-/* One adjoint step through an RY(angle) (cos c, sin s of half of it) on the qubit of `stride`:
-   returns sum over its amplitude pairs of (lam_1 psi_0 - lam_0 psi_1), taken after the gate,
-   and undoes the gate on psi and lam (c, s = 1, 0: only the sum). */
-static inline __attribute__((always_inline)) REAL SFX(ry_back_at)(REAL *psi, REAL *lam,
-                                                                 size_t dim, size_t stride,
-                                                                 REAL c, REAL s) {
-    REAL g = 0;
     for (size_t blk = 0; blk < dim; blk += 2 * stride)
         for (size_t i = blk; i < blk + stride; i++) {
-            REAL a0 = psi[i], a1 = psi[i + stride], l0 = lam[i], l1 = lam[i + stride];
-            g += l1 * a0 - l0 * a1;
-            psi[i] = c * a0 + s * a1;
-            psi[i + stride] = c * a1 - s * a0;
-            lam[i] = c * l0 + s * l1;
-            lam[i + stride] = c * l1 - s * l0;
+            VEC a0 = psi[i], a1 = psi[i + stride], l0 = lam[i], l1 = lam[i + stride];
+            acc += l1 * a0 - l0 * a1;
+            if (cp) {
+                psi[i] = c * a0 + s * a1;
+                psi[i + stride] = c * a1 - s * a0;
+                lam[i] = c * l0 + s * l1;
+                lam[i + stride] = c * l1 - s * l0;
+            }
         }
-    return g;
+    *grad = acc;
 }
 
-static REAL SFX(ry_back)(REAL *psi, REAL *lam, size_t dim, size_t stride, REAL c, REAL s) {
-    switch (stride) {
-    case 1: return SFX(ry_back_at)(psi, lam, dim, 1, c, s);
-    case 2: return SFX(ry_back_at)(psi, lam, dim, 2, c, s);
-    case 4: return SFX(ry_back_at)(psi, lam, dim, 4, c, s);
-    default: return SFX(ry_back_at)(psi, lam, dim, stride, c, s);
-    }
-}
-
-/* The circuit's final state for inputs v (in values) and angles theta (layers, n). */
-static void SFX(circuit)(int n, int layers, int in, const REAL *v, const REAL *theta,
-                         const int *perm, REAL *psi, REAL *tmp) {
-    size_t size = 1;
-    psi[0] = 1;
+/* The group's final states in psi (dim vectors; tmp the same size). */
+static void SFX(circuit)(int n, int layers, int in, const SFX(group_t) *grp, const int *perm,
+                         VEC *psi, VEC *tmp) {
+    size_t size = 1, dim = (size_t)1 << n;
+    psi[0] = (VEC){0} + 1;
     for (int q = 0; q < n; q++) {  /* product state, qubit 0 ends most significant */
-        REAL a = q < in ? v[q] / 2 : 0, h = (REAL)0.70710678118654752440;
-        REAL f0 = h * (MATH(cos)(a) - MATH(sin)(a)), f1 = h * (MATH(cos)(a) + MATH(sin)(a));
+        VEC f0, f1;
+        REAL h = (REAL)0.70710678118654752440;
+        for (int g = 0; g < LANES; g++) {
+            REAL a = q < in ? grp->v[g][q] / 2 : 0, ca = MATH(cos)(a), sa = MATH(sin)(a);
+            f0[g] = h * (ca - sa);
+            f1[g] = h * (ca + sa);
+        }
         for (size_t j = size; j-- > 0;) {
-            psi[2 * j + 1] = psi[j] * f1;
-            psi[2 * j] = psi[j] * f0;
+            VEC a = psi[j];
+            psi[2 * j + 1] = a * f1;
+            psi[2 * j] = a * f0;
         }
         size *= 2;
     }
     for (int l = 0; l < layers; l++) {
-        for (size_t i = 0; i < size; i++) tmp[perm[i]] = psi[i];
-        memcpy(psi, tmp, sizeof(REAL) * size);
-        for (int q = 0; q < n; q++) {
-            REAL half = theta[l * n + q] / 2;
-            SFX(ry)(psi, size, (size_t)1 << (n - 1 - q), MATH(cos)(half), MATH(sin)(half));
-        }
+        for (size_t i = 0; i < dim; i++) tmp[perm[i]] = psi[i];
+        memcpy(psi, tmp, sizeof(VEC) * dim);
+        for (int q = 0; q < n; q++)
+            SFX(ry)(psi, dim, (size_t)1 << (n - 1 - q), grp->cs + l * n + q, grp->sn + l * n + q);
     }
 }
 
-/* <Z_k> of psi for k < nout: the total probability minus twice that of bit k set. */
-static void SFX(readout)(int n, int nout, const REAL *psi, REAL *y, REAL *prob) {
+/* <Z_k> of every lane, y[k] for k < nout: the total probability minus twice that of bit k
+   set (prob: dim vectors of scratch). */
+static void SFX(readout)(int n, int nout, const VEC *psi, VEC *y, VEC *prob) {
     size_t dim = (size_t)1 << n;
-    REAL total = 0;
+    VEC total = {0};
     for (size_t i = 0; i < dim; i++) {
         prob[i] = psi[i] * psi[i];
         total += prob[i];
     }
     for (int k = 0; k < nout; k++) {
         size_t stride = (size_t)1 << (n - 1 - k);
-        REAL set = 0;
+        VEC set = {0};
         for (size_t blk = stride; blk < dim; blk += 2 * stride)
             for (size_t i = blk; i < blk + stride; i++) set += prob[i];
         y[k] = total - 2 * set;
     }
 }
 
-/* Adjoint pass from the final state psi (overwritten) for the readout gradient g (nout):
-   writes g_theta (layers, n) and g_v (in). */
-static void SFX(circuit_backward)(int n, int layers, int in, int nout, const REAL *theta,
-                                  const int *perm, const REAL *g, REAL *psi, REAL *lam,
-                                  REAL *tmp, REAL *g_theta, REAL *g_v) {
+/* Adjoint pass of the group from its final states psi (overwritten) and readout gradients
+   gy[k]: writes g_theta[l * n + q] and g_v[q], q < in. */
+static void SFX(circuit_backward)(int n, int layers, int in, int nout, const SFX(group_t) *grp,
+                                  const int *perm, const VEC *gy, VEC *psi, VEC *lam, VEC *tmp,
+                                  VEC *g_theta, VEC *g_v) {
     size_t dim = (size_t)1 << n;
     for (size_t i = 0; i < dim; i++) {
-        REAL o = 0;
-        for (int k = 0; k < nout; k++) o += ((i >> (n - 1 - k)) & 1) ? -g[k] : g[k];
+        VEC o = {0};
+        for (int k = 0; k < nout; k++) o += ((i >> (n - 1 - k)) & 1) ? -gy[k] : gy[k];
         lam[i] = o * psi[i];
     }
     for (int l = layers - 1; l >= 0; l--) {
-        for (int q = n - 1; q >= 0; q--) {
-            REAL half = theta[l * n + q] / 2;
-            g_theta[l * n + q] = SFX(ry_back)(psi, lam, dim, (size_t)1 << (n - 1 - q),
-                                              MATH(cos)(half), MATH(sin)(half));
-        }
+        for (int q = n - 1; q >= 0; q--)
+            SFX(ry_back)(psi, lam, dim, (size_t)1 << (n - 1 - q), grp->cs + l * n + q,
+                         grp->sn + l * n + q, g_theta + l * n + q);
         for (size_t i = 0; i < dim; i++) tmp[i] = psi[perm[i]];
-        memcpy(psi, tmp, sizeof(REAL) * dim);
+        memcpy(psi, tmp, sizeof(VEC) * dim);
         for (size_t i = 0; i < dim; i++) tmp[i] = lam[perm[i]];
-        memcpy(lam, tmp, sizeof(REAL) * dim);
+        memcpy(lam, tmp, sizeof(VEC) * dim);
     }
-    for (int q = 0; q < in; q++) g_v[q] = SFX(ry_back)(psi, lam, dim, (size_t)1 << (n - 1 - q),
-                                                       1, 0);
+    for (int q = 0; q < in; q++)
+        SFX(ry_back)(psi, lam, dim, (size_t)1 << (n - 1 - q), NULL, NULL, g_v + q);
 }
 
 /* out (rows) = w (rows, cols) @ v (cols) + bias. */
@@ -188,8 +195,8 @@ static void SFX(affine)(int rows, int cols, const REAL *w, const REAL *bias, con
     }
 }
 
-/* The slow programmer of row b for every step: e (T, latent), L (T, layers), Q (T, n) and
-   Theta_t (T, layers, n). */
+/* The slow programmer of one batch row for every step: e (T, latent), L (T, layers),
+   Q (T, n) and Theta_t (T, layers, n). */
 static void SFX(programmer)(int steps, int in, int latent, int layers, int n, REAL decay,
                             const REAL *xb, const REAL *we, const REAL *be, const REAL *wl,
                             const REAL *bl, const REAL *wq, const REAL *bq, const REAL *th0,
@@ -208,31 +215,71 @@ static void SFX(programmer)(int steps, int in, int latent, int layers, int n, RE
     }
 }
 
+/* Scratch of one call (one 64-byte aligned block): the permutation, three group states, the
+   group's angles and `vecs` more vectors, then the programmer's values of every item (e, L,
+   Q, Theta) and `extra` more values. */
+typedef struct {
+    int *perm;
+    VEC *psi, *lam, *tmp, *cs, *sn, *vecs;
+    REAL *e, *lv, *qv, *th, *extra;
+} SFX(scratch_t);
+
+static int SFX(scratch)(SFX(scratch_t) *sc, size_t items, int latent, int layers, int n,
+                        size_t vecs, size_t extra) {
+    size_t dim = (size_t)1 << n, m = (size_t)layers * n;
+    size_t nvec = 3 * dim + 2 * m + vecs;
+    size_t bytes = sizeof(VEC) * nvec + sizeof(REAL) * (items * (latent + layers + n + m) + extra);
+    sc->perm = malloc(sizeof(int) * dim);
+    sc->psi = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!sc->perm || !sc->psi) {
+        free(sc->perm);
+        free(sc->psi);
+        return 2;
+    }
+    brick_permutation(n, sc->perm);
+    sc->lam = sc->psi + dim;
+    sc->tmp = sc->lam + dim;
+    sc->cs = sc->tmp + dim;
+    sc->sn = sc->cs + m;
+    sc->vecs = sc->sn + m;
+    sc->e = (REAL *)(sc->vecs + vecs);
+    sc->lv = sc->e + items * latent;
+    sc->qv = sc->lv + items * layers;
+    sc->th = sc->qv + items * n;
+    sc->extra = sc->th + items * m;
+    return 0;
+}
+
 int SFX(qfwp_forward)(int batch, int steps, int in, int latent, int layers, int n, int nout,
                       REAL decay, const REAL *x, const REAL *we, const REAL *be,
                       const REAL *wl, const REAL *bl, const REAL *wq, const REAL *bq,
                       const REAL *theta0, REAL *y, REAL *theta_out) {
     if (bad_sizes(batch, steps, in, latent, layers, n, nout)) return 1;
-    size_t dim = (size_t)1 << n, m = (size_t)layers * n;
-    size_t per = (size_t)steps * (latent + layers + n + m);
-    int *perm = malloc(sizeof(int) * dim);
-    REAL *buf = malloc(sizeof(REAL) * (2 * dim + per));
-    if (!perm || !buf) { free(perm); free(buf); return 2; }
-    brick_permutation(n, perm);
-    REAL *psi = buf, *tmp = buf + dim, *e = tmp + dim, *lv = e + (size_t)steps * latent;
-    REAL *qv = lv + (size_t)steps * layers, *th = qv + (size_t)steps * n;
+    size_t m = (size_t)layers * n, items = (size_t)batch * steps;
+    SFX(scratch_t) sc;
+    if (SFX(scratch)(&sc, items, latent, layers, n, nout, 0)) return 2;
     for (int b = 0; b < batch; b++) {
-        const REAL *xb = x + (size_t)b * steps * in;
-        SFX(programmer)(steps, in, latent, layers, n, decay, xb, we, be, wl, bl, wq, bq,
-                        theta0 ? theta0 + b * m : NULL, e, lv, qv, th);
-        for (int t = 0; t < steps; t++) {
-            SFX(circuit)(n, layers, in, xb + (size_t)t * in, th + t * m, perm, psi, tmp);
-            SFX(readout)(n, nout, psi, y + ((size_t)b * steps + t) * nout, tmp);
-        }
-        memcpy(theta_out + b * m, th + (size_t)(steps - 1) * m, sizeof(REAL) * m);
+        size_t row = (size_t)b * steps;
+        SFX(programmer)(steps, in, latent, layers, n, decay, x + row * in, we, be, wl, bl, wq,
+                        bq, theta0 ? theta0 + b * m : NULL, sc.e + row * latent,
+                        sc.lv + row * layers, sc.qv + row * n, sc.th + row * m);
+        memcpy(theta_out + b * m, sc.th + (row + steps - 1) * m, sizeof(REAL) * m);
     }
-    free(perm);
-    free(buf);
+    SFX(group_t) grp = {.cs = sc.cs, .sn = sc.sn};
+    VEC *yg = sc.vecs;
+    for (size_t first = 0; first < items; first += LANES) {
+        for (int g = 0; g < LANES; g++) {
+            size_t item = first + g < items ? first + g : items - 1;
+            grp.v[g] = x + item * in;
+            SFX(set_angles)(&grp, g, (int)m, sc.th + item * m);
+        }
+        SFX(circuit)(n, layers, in, &grp, sc.perm, sc.psi, sc.tmp);
+        SFX(readout)(n, nout, sc.psi, yg, sc.tmp);
+        for (int g = 0; g < LANES && first + g < items; g++)
+            for (int k = 0; k < nout; k++) y[(first + g) * nout + k] = yg[k][g];
+    }
+    free(sc.perm);
+    free(sc.psi);
     return 0;
 }
 
@@ -243,16 +290,50 @@ int SFX(qfwp_backward)(int batch, int steps, int in, int latent, int layers, int
                        REAL *g_we, REAL *g_be, REAL *g_wl, REAL *g_bl, REAL *g_wq, REAL *g_bq,
                        REAL *g_theta0) {
     if (bad_sizes(batch, steps, in, latent, layers, n, nout)) return 1;
-    size_t dim = (size_t)1 << n, m = (size_t)layers * n;
-    size_t per = (size_t)steps * (latent + layers + n + 2 * m + in) + m + latent + layers + n;
-    int *perm = malloc(sizeof(int) * dim);
-    REAL *buf = malloc(sizeof(REAL) * (3 * dim + per));
-    if (!perm || !buf) { free(perm); free(buf); return 2; }
-    brick_permutation(n, perm);
-    REAL *psi = buf, *lam = psi + dim, *tmp = lam + dim, *e = tmp + dim;
-    REAL *lv = e + (size_t)steps * latent, *qv = lv + (size_t)steps * layers;
-    REAL *th = qv + (size_t)steps * n, *gc = th + (size_t)steps * m, *gv = gc + (size_t)steps * m;
-    REAL *acc = gv + (size_t)steps * in, *g_e = acc + m, *g_l = g_e + latent, *g_q = g_l + layers;
+    size_t m = (size_t)layers * n, items = (size_t)batch * steps;
+    /* vecs: the group's readout gradients and results (nout + m + in); extra: d out / d Theta
+       and d out / d v of every item, acc (m), g_e, g_L, g_Q */
+    size_t extra = items * (m + in) + m + latent + layers + n;
+    SFX(scratch_t) sc;
+    size_t *active = malloc(sizeof(size_t) * items);
+    if (!active || SFX(scratch)(&sc, items, latent, layers, n, nout + m + in, extra)) {
+        free(active);
+        return 2;
+    }
+    VEC *gyg = sc.vecs, *gcg = gyg + nout, *gvg = gcg + m;
+    REAL *gc = sc.extra, *gv = gc + items * m, *acc = gv + items * in;
+    REAL *g_e = acc + m, *g_l = g_e + latent, *g_q = g_l + layers;
+    size_t count = 0;
+    for (int b = 0; b < batch; b++) {
+        size_t row = (size_t)b * steps;
+        SFX(programmer)(steps, in, latent, layers, n, decay, x + row * in, we, be, wl, bl, wq,
+                        bq, theta0 ? theta0 + b * m : NULL, sc.e + row * latent,
+                        sc.lv + row * layers, sc.qv + row * n, sc.th + row * m);
+    }
+    for (size_t item = 0; item < items; item++) {  /* zero output gradient: nothing to do */
+        int any = 0;
+        for (int k = 0; k < nout; k++) any |= g_y[item * nout + k] != 0;
+        if (any) active[count++] = item;
+    }
+    memset(gc, 0, sizeof(REAL) * items * (m + in));
+    SFX(group_t) grp = {.cs = sc.cs, .sn = sc.sn};
+    for (size_t first = 0; first < count; first += LANES) {
+        for (int g = 0; g < LANES; g++) {
+            int real = first + g < count;
+            size_t item = active[real ? first + g : count - 1];
+            grp.v[g] = x + item * in;
+            SFX(set_angles)(&grp, g, (int)m, sc.th + item * m);
+            for (int k = 0; k < nout; k++) gyg[k][g] = real ? g_y[item * nout + k] : 0;
+        }
+        SFX(circuit)(n, layers, in, &grp, sc.perm, sc.psi, sc.tmp);
+        SFX(circuit_backward)(n, layers, in, nout, &grp, sc.perm, gyg, sc.psi, sc.lam, sc.tmp,
+                              gcg, gvg);
+        for (int g = 0; g < LANES && first + g < count; g++) {
+            size_t item = active[first + g];
+            for (size_t j = 0; j < m; j++) gc[item * m + j] = gcg[j][g];
+            for (int i = 0; i < in; i++) gv[item * in + i] = gvg[i][g];
+        }
+    }
     memset(g_we, 0, sizeof(REAL) * latent * in);
     memset(g_be, 0, sizeof(REAL) * latent);
     memset(g_wl, 0, sizeof(REAL) * layers * latent);
@@ -260,29 +341,13 @@ int SFX(qfwp_backward)(int batch, int steps, int in, int latent, int layers, int
     memset(g_wq, 0, sizeof(REAL) * n * latent);
     memset(g_bq, 0, sizeof(REAL) * n);
     for (int b = 0; b < batch; b++) {
-        const REAL *xb = x + (size_t)b * steps * in;
-        SFX(programmer)(steps, in, latent, layers, n, decay, xb, we, be, wl, bl, wq, bq,
-                        theta0 ? theta0 + b * m : NULL, e, lv, qv, th);
-        for (int t = 0; t < steps; t++) {
-            const REAL *g = g_y + ((size_t)b * steps + t) * nout;
-            int any = 0;
-            for (int k = 0; k < nout; k++) any |= g[k] != 0;
-            REAL *gct = gc + t * m, *gvt = gv + (size_t)t * in;
-            if (!any) {
-                memset(gct, 0, sizeof(REAL) * m);
-                memset(gvt, 0, sizeof(REAL) * in);
-                continue;
-            }
-            SFX(circuit)(n, layers, in, xb + (size_t)t * in, th + t * m, perm, psi, tmp);
-            SFX(circuit_backward)(n, layers, in, nout, th + t * m, perm, g, psi, lam, tmp, gct,
-                                  gvt);
-        }
         /* acc: d loss / d Theta_t, carried back in time (decay times per step) */
         for (size_t j = 0; j < m; j++) acc[j] = g_theta ? g_theta[b * m + j] : 0;
         for (int t = steps - 1; t >= 0; t--) {
-            const REAL *et = e + (size_t)t * latent, *lt = lv + (size_t)t * layers;
-            const REAL *qt = qv + (size_t)t * n, *xt = xb + (size_t)t * in;
-            for (size_t j = 0; j < m; j++) acc[j] += gc[t * m + j];
+            size_t item = (size_t)b * steps + t;
+            const REAL *et = sc.e + item * latent, *lt = sc.lv + item * layers;
+            const REAL *qt = sc.qv + item * n, *xt = x + item * in;
+            for (size_t j = 0; j < m; j++) acc[j] += gc[item * m + j];
             for (int l = 0; l < layers; l++) {
                 REAL s = 0;
                 for (int q = 0; q < n; q++) s += acc[l * n + q] * qt[q];
@@ -308,8 +373,8 @@ int SFX(qfwp_backward)(int batch, int steps, int in, int latent, int layers, int
                     g_e[j] += wq[q * latent + j] * g_q[q];
                 }
             }
-            REAL *gxt = g_x + ((size_t)b * steps + t) * in;
-            for (int i = 0; i < in; i++) gxt[i] = gv[(size_t)t * in + i];
+            REAL *gxt = g_x + item * in;
+            for (int i = 0; i < in; i++) gxt[i] = gv[item * in + i];
             for (int j = 0; j < latent; j++) {
                 g_be[j] += g_e[j];
                 for (int i = 0; i < in; i++) {
@@ -321,7 +386,8 @@ int SFX(qfwp_backward)(int batch, int steps, int in, int latent, int layers, int
         }
         if (g_theta0) memcpy(g_theta0 + b * m, acc, sizeof(REAL) * m);
     }
-    free(perm);
-    free(buf);
+    free(active);
+    free(sc.perm);
+    free(sc.psi);
     return 0;
 }
