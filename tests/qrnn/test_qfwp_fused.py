@@ -169,6 +169,7 @@ def test_other_backends_and_shots_do_not_take_the_kernel():
     assert not QFWP(1, backend="default.qubit").fused
     assert not QFWP(1, shots=100).fused
     assert not QFWP(1, path="reference").fused
+    assert not QFWP(1, n_qubits=17).fused  # beyond the kernel's 16 qubits: the per-step path
 
 
 @pytest.mark.parametrize(("call", "error", "match"), [
