@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from kernels import cpu_build
 from kernels.contract import AUTO, REFERENCE, check_path
@@ -82,7 +83,8 @@ class FusedQFWP(torch.autograd.Function):
 
     ``apply(x, theta0, enc_w, enc_b, layer_w, layer_b, qubit_w, qubit_b, decay, n_outputs)``:
     tensors of one dtype (float32/float64) on the CPU, ``theta0`` may be None; ``decay`` a
-    float in [0, 1] and ``n_outputs`` an int (no gradients). Returns ``(y, theta_T)``.
+    float in [0, 1] and ``n_outputs`` an int (no gradients). Returns ``(y, theta_T)``. The
+    backward pass is not itself differentiable (no second derivatives).
     """
 
     @staticmethod
@@ -105,6 +107,7 @@ class FusedQFWP(torch.autograd.Function):
         return y, theta
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, g_y, g_theta):
         *tensors, theta0 = ctx.saved_tensors
         x = tensors[0]

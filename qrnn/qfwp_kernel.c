@@ -15,6 +15,10 @@
    with v = [x_t, 0...] (qubits >= in read 0). Qubit 0 is the most significant bit of a basis
    index (PennyLane's wires). Every gate is real (H, RY, CNOT), so the state is a real vector
    of 2**n amplitudes; a CNOT layer is a permutation of them (`perm`, computed once per call).
+   The circuits run LANES items at a time, amplitude-major (psi[i][g], one vector of the
+   GCC/Clang vector extension per amplitude, item g of the group in lane g), so every gate is
+   whole-vector work whatever its qubit; a last, partial group repeats its last item in the
+   spare lanes and drops their results.
 
    qfwp_forward writes y (B, T, nout) and theta_out = Theta_{T-1} (B, layers, n).
    qfwp_backward takes the gradients g_y (B, T, nout) and g_theta (B, layers, n) or NULL and
