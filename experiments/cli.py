@@ -90,7 +90,8 @@ def cmd_models(args) -> int:
 
 def _train_overrides(args) -> dict:
     return {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype}
+            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype,
+            "float_epochs": args.float_epochs, "finetune_lr": args.finetune_lr}
 
 
 def cmd_train(args) -> int:
@@ -279,6 +280,10 @@ def _common_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"))
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--dtype", choices=("float32", "float64"))
+    p.add_argument("--float-epochs", type=int, help="analog models: first N epochs train the "
+                   "float network, then convert and fine-tune hardware-aware (0 = off)")
+    p.add_argument("--finetune-lr", type=float, help="learning rate after conversion "
+                   "(default: --lr)")
     p.add_argument("--backend", help="execution backend (see `qrnn models`)")
     p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
                    help="a model option (repeatable; `qrnn models` lists each model's)")
@@ -328,8 +333,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--tasks")
     r.add_argument("--size", choices=("quick", "full"))
     r.add_argument("--readme", help="also rewrite the README blocks of --suite in this file "
-                   "(quick: the results table; paper: the quantum reproduction table), from "
-                   "that suite's runs only")
+                   "(quick: the results table; paper: the quantum and analog reproductions, "
+                   "figures into docs/analog-paper/), from that suite's runs only")
     r.add_argument("--suite", default="quick",
                    help="the suite whose runs make the README blocks (default: quick)")
     r.set_defaults(func=cmd_report)

@@ -32,6 +32,9 @@ class Row:
     cost: dict = field(default_factory=dict, compare=False)
     config: dict = field(default_factory=dict, compare=False)
     config_hash: str = ""
+    metrics: dict = field(default_factory=dict, compare=False)
+    """``{name: (mean, std)}`` over seeds of every metric all its runs stored (e.g. the
+    ``float_accuracy`` and ``converted_accuracy`` of a float-then-hardware run)."""
 
     @property
     def cell(self) -> str:
@@ -107,9 +110,20 @@ def aggregate(runs: list[Run]) -> list[Row]:
                         statistics.stdev(values) if len(values) > 1 else 0.0,
                         len(rs), rs[0].params, statistics.fmean(r.epochs for r in rs),
                         statistics.fmean(r.seconds_per_epoch for r in rs), labels[key],
-                        rs[0].cost, rs[0].config, rs[0].config_hash))
+                        rs[0].cost, rs[0].config, rs[0].config_hash, _metric_stats(rs)))
     rows.sort(key=lambda r: (r.task, -r.mean if METRICS[r.metric] else r.mean))
     return rows
+
+
+def _metric_stats(runs: list[Run]) -> dict:
+    names = set.intersection(*(set(r.metrics) for r in runs))
+    out = {}
+    for name in sorted(names):
+        values = [r.metrics[name] for r in runs]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            out[name] = (statistics.fmean(values),
+                         statistics.stdev(values) if len(values) > 1 else 0.0)
+    return out
 
 
 def cost_text(cost: dict) -> str:

@@ -49,3 +49,5 @@ def test_update_readme_rewrites_only_its_blocks_and_refuses_missing_markers(tmp_
     with pytest.raises(ValueError, match="has no <!-- results:start -->"):
         update_readme(str(readme), "quick", runs)
     assert readme.read_text() == "no markers\n"
+    with pytest.raises(ValueError, match="nothing for the paper suite's README blocks"):
+        update_readme(str(readme), "paper", [_run("char_lm", "lstm", 0, 3.8)])
