@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from experiments.store import Run
 from experiments.tasks import METRICS
 
-README_START = "<!-- results:start -->"
-README_END = "<!-- results:end -->"
-
 
 @dataclass(frozen=True)
 class Row:
@@ -198,16 +195,3 @@ def write_report(runs: list[Run], out_dir: str, title: str = "qrnn comparison") 
         fh.write("\n".join(parts))
     write_html(os.path.join(out_dir, "report.html"), title, intro, rows, figures, out_dir)
     return path
-
-
-def update_readme(readme: str, runs: list[Run]) -> None:
-    """Replace the text between the results markers of ``readme`` by the current table."""
-    with open(readme, encoding="utf-8") as fh:
-        text = fh.read()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme!r} has no {README_START} ... {README_END} markers")
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    table = markdown_table(aggregate(runs))
-    with open(readme, "w", encoding="utf-8") as fh:
-        fh.write(f"{head}{README_START}\n{table}\n{README_END}{tail}")
