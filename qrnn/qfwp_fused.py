@@ -78,6 +78,15 @@ def _ptr(t: Tensor | None):
     return None if t is None else t.data_ptr()
 
 
+def _check(code: int, what: str, sizes: tuple) -> None:
+    """Raise for a kernel's nonzero return: 1 sizes out of range, 2 no scratch memory."""
+    if code == 1:
+        raise ValueError(f"fused QFWP {what} rejected the sizes (batch, steps, inputs, latent, "
+                         f"n_layers, n_qubits, n_outputs) = {sizes}; n_qubits <= {MAX_QUBITS}")
+    if code:
+        raise MemoryError(f"fused QFWP {what} could not allocate its scratch for sizes {sizes}")
+
+
 class FusedQFWP(torch.autograd.Function):
     """A QFWP sequence as one autograd node (see the module docstring for shapes).
 
@@ -98,10 +107,9 @@ class FusedQFWP(torch.autograd.Function):
                  n_outputs)
         y = x.new_empty(batch, steps, n_outputs)
         theta = x.new_empty(batch, layer_w.shape[0], qubit_w.shape[0])
-        failed = LIBRARY.function("qfwp_forward", x.dtype)(
-            *sizes, decay, *map(_ptr, tensors), _ptr(theta0), y.data_ptr(), theta.data_ptr())
-        if failed:
-            raise MemoryError(f"fused QFWP kernel failed ({failed}) for sizes {sizes}")
+        _check(LIBRARY.function("qfwp_forward", x.dtype)(
+            *sizes, decay, *map(_ptr, tensors), _ptr(theta0), y.data_ptr(), theta.data_ptr()),
+            "forward", sizes)
         ctx.save_for_backward(*tensors, theta0)
         ctx.sizes, ctx.decay = sizes, decay
         return y, theta
@@ -118,10 +126,8 @@ class FusedQFWP(torch.autograd.Function):
         g_theta0 = None
         if theta0 is not None and ctx.needs_input_grad[1]:
             g_theta0 = torch.empty_like(theta0)
-        failed = LIBRARY.function("qfwp_backward", x.dtype)(
+        _check(LIBRARY.function("qfwp_backward", x.dtype)(
             *ctx.sizes, ctx.decay, *map(_ptr, tensors), _ptr(theta0), g_y.data_ptr(),
-            _ptr(g_theta), *map(_ptr, grads), _ptr(g_theta0))
-        if failed:
-            raise MemoryError(f"fused QFWP backward failed ({failed}) for sizes {ctx.sizes}")
+            _ptr(g_theta), *map(_ptr, grads), _ptr(g_theta0)), "backward", ctx.sizes)
         g_x, *g_params = grads
         return (g_x, g_theta0, *g_params, None, None)

@@ -119,9 +119,11 @@ static void SFX(ry_back)(VEC *psi, VEC *lam, size_t dim, size_t stride, const VE
     *grad = acc;
 }
 
-/* The group's final states in psi (dim vectors; tmp the same size). */
-static void SFX(circuit)(int n, int layers, int in, const SFX(group_t) *grp, const int *perm,
-                         VEC *psi, VEC *tmp) {
+/* The group's final states in psi (dim vectors; tmp the same size), up to the last layer's
+   RYs on the qubits >= nout: they commute with every measured Z_k (k < nout) and leave the
+   readout as it is, so they are skipped (and their angles get zero gradients). */
+static void SFX(circuit)(int n, int layers, int in, int nout, const SFX(group_t) *grp,
+                         const int *perm, VEC *psi, VEC *tmp) {
     size_t size = 1, dim = (size_t)1 << n;
     psi[0] = (VEC){0} + 1;
     for (int q = 0; q < n; q++) {  /* product state, qubit 0 ends most significant */
@@ -142,7 +144,7 @@ static void SFX(circuit)(int n, int layers, int in, const SFX(group_t) *grp, con
     for (int l = 0; l < layers; l++) {
         for (size_t i = 0; i < dim; i++) tmp[perm[i]] = psi[i];
         memcpy(psi, tmp, sizeof(VEC) * dim);
-        for (int q = 0; q < n; q++)
+        for (int q = 0; q < (l == layers - 1 ? nout : n); q++)
             SFX(ry)(psi, dim, (size_t)1 << (n - 1 - q), grp->cs + l * n + q, grp->sn + l * n + q);
     }
 }
@@ -165,8 +167,8 @@ static void SFX(readout)(int n, int nout, const VEC *psi, VEC *y, VEC *prob) {
     }
 }
 
-/* Adjoint pass of the group from its final states psi (overwritten) and readout gradients
-   gy[k]: writes g_theta[l * n + q] and g_v[q], q < in. */
+/* Adjoint pass of the group from its final states psi (as SFX(circuit) leaves them;
+   overwritten) and readout gradients gy[k]: writes g_theta[l * n + q] and g_v[q], q < in. */
 static void SFX(circuit_backward)(int n, int layers, int in, int nout, const SFX(group_t) *grp,
                                   const int *perm, const VEC *gy, VEC *psi, VEC *lam, VEC *tmp,
                                   VEC *g_theta, VEC *g_v) {
@@ -177,9 +179,14 @@ static void SFX(circuit_backward)(int n, int layers, int in, int nout, const SFX
         lam[i] = o * psi[i];
     }
     for (int l = layers - 1; l >= 0; l--) {
-        for (int q = n - 1; q >= 0; q--)
+        for (int q = n - 1; q >= 0; q--) {
+            if (l == layers - 1 && q >= nout) {  /* skipped by SFX(circuit): no effect */
+                g_theta[l * n + q] = (VEC){0};
+                continue;
+            }
             SFX(ry_back)(psi, lam, dim, (size_t)1 << (n - 1 - q), grp->cs + l * n + q,
                          grp->sn + l * n + q, g_theta + l * n + q);
+        }
         for (size_t i = 0; i < dim; i++) tmp[i] = psi[perm[i]];
         memcpy(psi, tmp, sizeof(VEC) * dim);
         for (size_t i = 0; i < dim; i++) tmp[i] = lam[perm[i]];
@@ -277,7 +284,7 @@ int SFX(qfwp_forward)(int batch, int steps, int in, int latent, int layers, int 
             grp.v[g] = x + item * in;
             SFX(set_angles)(&grp, g, (int)m, sc.th + item * m);
         }
-        SFX(circuit)(n, layers, in, &grp, sc.perm, sc.psi, sc.tmp);
+        SFX(circuit)(n, layers, in, nout, &grp, sc.perm, sc.psi, sc.tmp);
         SFX(readout)(n, nout, sc.psi, yg, sc.tmp);
         for (int g = 0; g < LANES && first + g < items; g++)
             for (int k = 0; k < nout; k++) y[(first + g) * nout + k] = yg[k][g];
@@ -329,7 +336,7 @@ int SFX(qfwp_backward)(int batch, int steps, int in, int latent, int layers, int
             SFX(set_angles)(&grp, g, (int)m, sc.th + item * m);
             for (int k = 0; k < nout; k++) gyg[k][g] = real ? g_y[item * nout + k] : 0;
         }
-        SFX(circuit)(n, layers, in, &grp, sc.perm, sc.psi, sc.tmp);
+        SFX(circuit)(n, layers, in, nout, &grp, sc.perm, sc.psi, sc.tmp);
         SFX(circuit_backward)(n, layers, in, nout, &grp, sc.perm, gyg, sc.psi, sc.lam, sc.tmp,
                               gcg, gvg);
         for (int g = 0; g < LANES && first + g < count; g++) {

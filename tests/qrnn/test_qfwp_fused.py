@@ -165,6 +165,15 @@ def test_auto_takes_the_kernel_and_without_a_compiler_warns_once_and_runs_the_re
         fused(x)
 
 
+def test_the_function_refuses_sizes_beyond_the_kernel_in_one_line():
+    z = torch.zeros
+    args = (z(1, 2, 1, dtype=torch.float64), None, z(2, 1, dtype=torch.float64),
+            z(2, dtype=torch.float64), z(1, 2, dtype=torch.float64), z(1, dtype=torch.float64),
+            z(17, 2, dtype=torch.float64), z(17, dtype=torch.float64))
+    with pytest.raises(ValueError, match=r"rejected the sizes .* = \(1, 2, 1, 2, 1, 17, 2\)"):
+        FusedQFWP.apply(*args, 1.0, 2)
+
+
 def test_other_backends_and_shots_do_not_take_the_kernel():
     assert not QFWP(1, backend="default.qubit").fused
     assert not QFWP(1, shots=100).fused
