@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-BENCHES = {"quantum": "qrnn.bench", "analog": "analog.bench", "classical": "kernels.bench"}
+BENCHES = {"quantum": "experiments.quantum_bench", "analog": "analog.bench",
+           "classical": "kernels.bench"}
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -195,7 +196,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from experiments.report import aggregate, text_table, update_readme, write_report
+    from experiments.readme_tables import update_readme
+    from experiments.report import aggregate, text_table, write_report
 
     with _store(args.store, readonly=True) as store:
         runs = store.runs(models=_csv(args.models), tasks=_csv(args.tasks), size=args.size)
@@ -206,9 +208,9 @@ def cmd_report(args) -> int:
     print(text_table(aggregate(runs)))
     print(f"\nreport: {write_report(runs, args.out)}")
     if args.readme:
-        update_readme(args.readme, suite_runs, args.suite)
-        print(f"the {args.suite} block of {args.readme} updated from the {len(suite_runs)} "
-              f"runs of the {args.suite} suite")
+        blocks = update_readme(args.readme, args.suite, suite_runs)
+        print(f"{', '.join(blocks)} in {args.readme} rewritten from the {len(suite_runs)} runs "
+              f"of the {args.suite} suite")
     return 0
 
 
@@ -330,11 +332,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--models")
     r.add_argument("--tasks")
     r.add_argument("--size", choices=("quick", "full"))
-    r.add_argument("--readme", help="also rewrite the block of --suite in this README (from "
-                   "the runs of --suite only): quick = the results table, paper = the analog "
-                   "reproduction (figures into docs/analog-paper/)")
+    r.add_argument("--readme", help="also rewrite the README blocks of --suite in this file "
+                   "(quick: the results table; paper: the quantum and analog reproductions, "
+                   "figures into docs/analog-paper/), from that suite's runs only")
     r.add_argument("--suite", default="quick",
-                   help="the suite whose runs make the README block (default: quick)")
+                   help="the suite whose runs make the README blocks (default: quick)")
     r.set_defaults(func=cmd_report)
     st = sub.add_parser("store", help="check a results store, or copy the readable runs of a "
                         "damaged one into a new store")

@@ -35,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.tasks import Split, TaskData
+from kernels.contract import check_path
+from kernels.optim import RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer, flat_eligible
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -112,16 +114,37 @@ class FitResult:
     seconds_per_epoch: float = 0.0
 
 
-def make_optimizer(config: TrainConfig, params, lr: float | None = None
-                   ) -> torch.optim.Optimizer:
-    """The optimizer of ``config`` at ``lr`` (None: ``config.lr``)."""
+def make_optimizer(config: TrainConfig, params, lr: float | None = None, path: str = "auto"):
+    """The optimizer of ``config`` over ``params`` at ``lr`` (None: ``config.lr``): on
+    ``path="auto"`` a :class:`kernels.optim.FlatOptimizer` (the same updates in a few
+    operations on one buffer) when the trainable tensors share a dtype and device, else
+    ``torch.optim`` (RMSprop with the QLSTM paper's alpha 0.99, eps 1e-8);
+    ``path="reference"`` always ``torch.optim``."""
+    check_path(path, ("flat",))
     lr = config.lr if lr is None else lr
+    params = list(params)
+    if path != "reference" and flat_eligible([p for p in params if p.requires_grad]):
+        return FlatOptimizer(params, config.optimizer, lr, config.weight_decay)
+    if path == "flat":
+        raise ValueError("path='flat' needs trainable dense floating-point tensors of one "
+                         "dtype and device")
     if config.optimizer == "adam":
         return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
-    if config.optimizer == "rmsprop":  # the QLSTM paper's settings
-        return torch.optim.RMSprop(params, lr=lr, alpha=0.99, eps=1e-8,
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS,
                                    weight_decay=config.weight_decay)
     return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
+
+
+def optimizer_step(optimizer, params, clip_grad: float) -> None:
+    """Clip the gradients of ``params`` to a total norm of ``clip_grad`` (0 = off) and take
+    one step, on either kind of optimizer :func:`make_optimizer` returns."""
+    if isinstance(optimizer, FlatOptimizer):
+        optimizer.step(max_grad_norm=clip_grad)
+        return
+    if clip_grad > 0:
+        nn.utils.clip_grad_norm_(params, clip_grad)
+    optimizer.step()
 
 
 def _loss(kind: str, out, y) -> torch.Tensor:
@@ -303,9 +326,7 @@ def _train_phase(model: nn.Module, task: TaskData, config: TrainConfig, lr: floa
                     f"lower the learning rate (lr={lr})")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.clip_grad > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            optimizer.step()
+            optimizer_step(optimizer, model.parameters(), config.clip_grad)
             total += float(loss.detach()) * len(idx)
             seen += len(idx)
         times.append(time.perf_counter() - start)

@@ -225,18 +225,22 @@ def _phased(bits, style, seed, task="spoken_digits"):
 
 
 def test_the_readme_analog_block_is_generated_from_the_paper_runs(tmp_path):
-    from experiments.report import update_readme
+    from experiments.readme_tables import update_readme
 
     runs = [_phased(b, st, s) for b in (3, 5) for st in ("nl_adc", "digital") for s in (0, 1)]
     runs += [dataclasses.replace(_run(seed=s, value=0.96, h="float"), task="spoken_digits",
                                  metric="accuracy", metrics={"accuracy": 0.96})
              for s in (0, 1)]
-    runs.append(_run(seed=0, h="series"))  # another task of the suite: not in the block
+    runs.append(_run(seed=0, h="series"))  # a series of the suite: the quantum block's
     readme = tmp_path / "README.md"
     readme.write_text("a\n<!-- analog-paper:start -->\nold\n<!-- analog-paper:end -->\nb\n"
-                      "<!-- results:start -->\nkept\n<!-- results:end -->\n")
-    update_readme(str(readme), runs, "paper")
+                      "<!-- results:start -->\nkept\n<!-- results:end -->\n"
+                      "<!-- quantum-paper:start -->\n<!-- quantum-paper:end -->\n")
+    assert update_readme(str(readme), "paper", runs) == ["quantum-paper", "analog-paper"]
     text = readme.read_text()
+    quantum = text.split("<!-- quantum-paper:start -->")[1]
+    assert "| bessel_j2 |" in quantum
+    text = text.split("<!-- quantum-paper:start -->")[0]
     assert "old" not in text and "kept" in text and text.startswith("a\n")
     lines = [line for line in text.splitlines() if line.startswith("| ")]
     assert lines[1].startswith("| float lstm | 32-bit float | 0.96 ± 0 |")
@@ -248,9 +252,10 @@ def test_the_readme_analog_block_is_generated_from_the_paper_runs(tmp_path):
         assert f"](docs/analog-paper/{name})" in text
         pixels = _image((tmp_path / "docs" / "analog-paper" / name).read_bytes())
         assert pixels[..., :3].std() > 0.05
-    update_readme(str(readme), runs, "paper")
-    assert readme.read_text() == text  # regenerating changes nothing
-    with pytest.raises(ValueError, match="no block for suite 'neuron'; blocks: quick"):
-        update_readme(str(readme), runs, "neuron")
-    with pytest.raises(ValueError, match="no analog runs trained float first"):
-        update_readme(str(readme), runs[-3:], "paper")
+    before = readme.read_text()
+    update_readme(str(readme), "paper", runs)
+    assert readme.read_text() == before  # regenerating changes nothing
+    with pytest.raises(ValueError, match="suite 'neuron' has no README block"):
+        update_readme(str(readme), "neuron", runs)
+    with pytest.raises(ValueError, match="nothing for the paper suite's README blocks"):
+        update_readme(str(readme), "paper", runs[-3:-1])
