@@ -7,7 +7,10 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
   matrix (:mod:`qrnn.sim.pauli`); a call is the product of that matrix with the Pauli
   features of the encoded product state, one autograd node whose forward pass also yields
   the input Jacobian (on the CPU both the build and the step are compiled C,
-  :mod:`kernels.pauli`). Exact values only: states and shots go through the unitary.
+  :mod:`qrnn.sim.pauli_kernel`). Two-layer blocks reading <Z> of qubits ``0..m-1`` build
+  the matrix with the first call, as one node (:class:`qrnn.sim.pauli_nodes.PauliBlock`);
+  later calls and :meth:`CompiledBlock.split` reuse it. Exact values only: states and shots
+  go through the unitary.
 * ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
   dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
   the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call
@@ -59,6 +62,8 @@ from qrnn.sim.measure import (
     state_expval_z,
     z_signs,
 )
+from qrnn.sim.pauli import clifford_action
+from qrnn.sim.pauli_nodes import PauliBlock, two_layer
 
 PAULI_MAX_QUBITS = 6
 """Largest block the ``"pauli"`` method accepts (4096 features per sample)."""
@@ -187,11 +192,16 @@ class CompiledBlock(CircuitBlock):
         n = spec.n_qubits
         pairs = spec.entangler_pairs()
         self._stacked, self._unitary_rows = stacked, None
+        self._readout = None
         if self.method == "pauli":
             probs = spec.measurement == "probs"
-            self._readout = readout_matrix(
-                stacked, spec.rotation, pairs, spec.wires, probs, self.path
-            )
+            fuse = shots is None and two_layer(spec.n_layers, spec.wires, probs)
+            if fuse and pauli_compiled(stacked, self.path):  # built with the first step
+                self._layer = clifford_action(pairs, n, self.dtype) if pairs else (None, None)
+            else:
+                self._readout = readout_matrix(
+                    stacked, spec.rotation, pairs, spec.wires, probs, self.path
+                )
         elif self.method == "unitary":
             self._unitary()
         else:
@@ -226,6 +236,10 @@ class CompiledBlock(CircuitBlock):
         :class:`CompiledBlock` of a sequence of ``size`` weight tensors; gradients flow back
         to the one build.
         """
+        if self.method == "pauli" and self._readout is None:
+            spec = self.spec
+            self._readout = readout_matrix(self._stacked, spec.rotation, spec.entangler_pairs(),
+                                           spec.wires, False, self.path)
         groups, start = [], 0
         for size in self._check_split(sizes):
             group = copy.copy(self)
@@ -274,9 +288,14 @@ class CompiledBlock(CircuitBlock):
         spec, shots, generator = self.spec, self.shots, self.generator
         x = check_inputs(spec, x)
         if self.method == "pauli" and shots is None:
-            out = PauliReadout.apply(
-                self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
-            )
+            if self._readout is None:  # first step: one node with the build
+                out, self._readout = PauliBlock.apply(
+                    self._inputs(x), self._stacked, spec.rotation, len(spec.wires),
+                    spec.encoding, *self._layer)
+            else:
+                out = PauliReadout.apply(
+                    self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
+                )
             return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
         if self.method == "unitary" and spec.measurement == "z" and shots is None:

@@ -44,6 +44,10 @@
  * gradient the same way, and accumulates ``g_T[a, b] += sum o_before[.., a, ..]
  * g_after[.., b, ..]``: no saved intermediates.
  *
+ * ``readout2`` / ``readout2_backward`` (``pauli_readout2.h``): the readout matrix of
+ * two-layer circuits that read <Z> of qubits 0..m-1, built from the angles by the circuit's
+ * structure, and its gradient in the angles.
+ *
  * Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
  * memory cannot be allocated.
  *
@@ -79,6 +83,7 @@
 
 #else  /* PAULI_INSTANCE: the kernels, for one REAL type */
 #include "pauli_step.h"
+#include "pauli_readout2.h"
 
 int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
                       size_t ldr, REAL *out, REAL *jac, REAL *feats) {

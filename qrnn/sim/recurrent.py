@@ -39,6 +39,7 @@ from kernels.contract import AUTO, REFERENCE, check_path
 from qrnn.circuit import BlockSpec, real_tensor
 from qrnn.sim import pauli_kernel
 from qrnn.sim.block import PAULI_MAX_QUBITS, CompiledBlock, stack_weights
+from qrnn.sim.fused import two_layer
 from qrnn.sim.pauli import clifford_action, observable_rows, rotation_transfer
 
 GATE_CIRCUITS, OUT_CIRCUITS = 4, 2
@@ -46,8 +47,6 @@ CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
 """The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
 ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
 """Encodings the kernel computes, by their code in :file:`recurrent.c`."""
-ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
-"""Rotations of the two-layer readout build in :file:`recurrent.c`, by their code."""
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
 :mod:`qrnn.sim.fused`."""
@@ -67,8 +66,6 @@ _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
     "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
-    "readout2": [_I32] * 4 + [_PTR] * 4,
-    "readout2_backward": [_I32] * 4 + [_PTR] * 5,
     "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
     "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
 }
@@ -105,8 +102,8 @@ class FusedQLSTM(torch.autograd.Function):
     keeps :func:`record_size` values per step and sample (features and input Jacobians of
     both readouts, the gates) when any input needs a gradient. Backward: one pass back in
     time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
-    transfer matrices and the angles (``readout2_backward`` for two layers,
-    :func:`qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
+    angles (:func:`~qrnn.sim.pauli_kernel.readout2_backward` for two layers, through the
+    transfer matrices by :func:`~qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
     """
 
     @staticmethod
@@ -159,7 +156,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     ``(C, *spec.weight_shape)``, contiguous) reading ``m = len(spec.wires)`` values each.
 
     Two-layer circuits that read qubits ``0..m-1`` are built from the angles by the
-    structured ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    structured :func:`qrnn.sim.pauli_kernel.readout2` (no transfer matrices returned: backward
     recomputes them); others by :func:`qrnn.sim.pauli_kernel.heisenberg` from
     :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
     n, dtype, circuits = spec.n_qubits, weights.dtype, weights.shape[0]
@@ -170,11 +167,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     if spec.n_layers == 0:
         return obs.T.repeat(1, circuits).contiguous(), None, None, layer
     if structured(spec):
-        readout = weights.new_empty(4**n, circuits * len(wires))
-        LIBRARY.function("readout2", dtype)(
-            circuits, n, len(wires), ROTATION_CODES[spec.rotation], weights.data_ptr(),
-            _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
-        return readout, None, None, layer
+        return pauli_kernel.readout2(weights, len(wires), spec.rotation, *layer), None, None, layer
     if derivative:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
     else:
@@ -184,7 +177,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
 
 def structured(spec: BlockSpec) -> bool:
     """Whether :func:`_readout` builds ``spec``'s readout with the structured C kernel."""
-    return spec.n_layers == 2 and spec.wires == tuple(range(len(spec.wires)))
+    return two_layer(spec.n_layers, spec.wires, spec.measurement == "probs")
 
 
 def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtransfer, g_r):
@@ -192,12 +185,8 @@ def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtrans
     if spec.n_layers == 0:  # the readout does not depend on the (empty) weights
         return torch.zeros_like(weights)
     if structured(spec):
-        g_w = torch.empty_like(weights)
-        image, sign = ctx.layer
-        LIBRARY.function("readout2_backward", weights.dtype)(
-            weights.shape[0], spec.n_qubits, len(spec.wires), ROTATION_CODES[spec.rotation],
-            weights.data_ptr(), _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
-        return g_w
+        return pauli_kernel.readout2_backward(weights, len(spec.wires), spec.rotation, g_r,
+                                              *ctx.layer)
     g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
     return (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
 
