@@ -20,16 +20,19 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
 * ``"gates"``: layer by layer on the batched state: one basis permutation per entangling
   layer, and the rotations of every :data:`GROUP_QUBITS` neighbouring qubits fused into one
   matrix applied in place; needed for per-sample weights and for many qubits (memory grows
-  with ``batch * 2**n``, not ``4**n``).
+  with ``batch * 2**n``, not ``4**n``). With shared weights and exact <Z> on the CPU a call
+  is one compiled node instead (:mod:`qrnn.sim.state_kernel`: the batch's state vectors in
+  C, gradients by the adjoint method), with the torch code as its reference.
 
-Everything is torch and differentiable by autograd; float32 inputs run in complex64,
-float64 in complex128.
+Everything is differentiable; the torch code runs float32 inputs in complex64, float64 in
+complex128, and every compiled path has it as its reference (``path="reference"``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
@@ -42,6 +45,7 @@ from qrnn.circuit import (
     qubit_count_error,
     real_tensor,
 )
+from qrnn.sim import state_kernel
 from qrnn.sim.encode import encode
 from qrnn.sim.fused import PATHS, BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
 from qrnn.sim.fused import compiled as pauli_compiled
@@ -64,6 +68,7 @@ from qrnn.sim.measure import (
 )
 from qrnn.sim.pauli import clifford_action
 from qrnn.sim.pauli_nodes import PauliBlock, two_layer
+from qrnn.sim.state_kernel import StateBlock
 
 PAULI_MAX_QUBITS = 6
 """Largest block the ``"pauli"`` method accepts (4096 features per sample)."""
@@ -205,12 +210,23 @@ class CompiledBlock(CircuitBlock):
         elif self.method == "unitary":
             self._unitary()
         else:
-            mats = rotation_matrices(spec.rotation, stacked)  # (C, [B,] L, n, 2, 2)
+            self._groups = qubit_groups(n, GROUP_QUBITS)
+            self._perm = cnot_permutation(pairs, n) if pairs else None
+            self._fused = None  # the torch path's fused rotations, built on first use
+            self._kernel = state_kernel.applies(
+                n, spec.measurement, per_sample, shots
+            ) and state_kernel.compiled(stacked, self.path)
+            if not self._kernel:
+                self._layer_matrices()
+
+    def _layer_matrices(self) -> list[torch.Tensor]:
+        """The ``"gates"`` method's fused rotations (:func:`layer_matrices`), built once."""
+        if self._fused is None:
+            mats = rotation_matrices(self.spec.rotation, self._stacked)  # (C, [B,] L, n, 2, 2)
             if self.batch is None:
                 mats = mats.unsqueeze(1)  # broadcast over the batch
-            self._groups = qubit_groups(n, GROUP_QUBITS)
-            perm = cnot_permutation(pairs, n) if pairs else None
-            self._fused, self._perm = layer_matrices(mats, self._groups), perm
+            self._fused = layer_matrices(mats, self._groups)
+        return self._fused
 
     def _unitary(self) -> torch.Tensor:
         """The C transposed unitaries side by side, ``(2**n, C * 2**n)`` (built on first use)."""
@@ -252,7 +268,7 @@ class CompiledBlock(CircuitBlock):
             if self.method == "pauli":
                 width = self._readout.shape[1] // self.n_circuits
                 group._readout = self._readout[:, start * width : (start + size) * width]
-            elif self.method == "gates":
+            elif self.method == "gates" and self._fused is not None:
                 group._fused = [mat[cut] for mat in self._fused]
             groups.append(group)
             start += size
@@ -279,8 +295,9 @@ class CompiledBlock(CircuitBlock):
             out = psi @ self._unitary()
             return out.reshape(psi.shape[0], self.n_circuits, -1)
         state = psi.unsqueeze(0)  # (1, B, dim)
-        out = apply_layers(self.spec, state, self._fused, self._groups, self._perm)  # (C, B, dim)
-        return out.transpose(0, 1)
+        fused = self._layer_matrices()
+        out = apply_layers(self.spec, state, fused, self._groups, self._perm)  # (C, B, dim)
+        return out.expand(self.n_circuits, -1, -1).transpose(0, 1)  # C' = 1 without layers
 
     def __call__(self, x) -> torch.Tensor:
         """Measured outputs for ``x`` ``(batch, n_qubits)`` or ``(n_qubits,)`` (see class
@@ -298,6 +315,10 @@ class CompiledBlock(CircuitBlock):
                 )
             return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
+        if self.method == "gates" and self._kernel:
+            out = StateBlock.apply(self._inputs(x), self._stacked, spec.encoding, spec.rotation,
+                                   self._perm, measured_wires(wires))
+            return self._shape(out, x)
         if self.method == "unitary" and spec.measurement == "z" and shots is None:
             signs = z_signs(n, wires, self.dtype)
             out = EncodedExpvalZ.apply(self._inputs(x), self._unitary(), signs, spec.encoding)
@@ -321,6 +342,12 @@ class CompiledBlock(CircuitBlock):
         if x.ndim == 1 and self.batch is None:
             out = out.squeeze(0)
         return out
+
+
+@lru_cache(maxsize=64)
+def measured_wires(wires: tuple[int, ...]) -> torch.Tensor:
+    """``wires`` as an int64 tensor (cached: do not modify)."""
+    return torch.tensor(wires, dtype=torch.int64)
 
 
 def stack_weights(spec: BlockSpec, weights: Sequence) -> torch.Tensor:
