@@ -93,7 +93,7 @@ int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const R
     REAL *buf = malloc(sizeof(REAL) * 2 * kk * part);
     if (!buf) return 2;
     for (int b = 0; b < batch; b++)
-        SFX(readout)(n, m, kind, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
+        SFX(readout)(n, m, kind, 0, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
                      jac ? jac + (size_t)b * n * m : NULL, feats ? feats + b * dim : NULL, buf);
     free(buf);
     return 0;

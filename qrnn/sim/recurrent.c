@@ -23,7 +23,8 @@
 
    qlstm_forward: runs the sequence; with `saved` not NULL it also stores per (t, b) the
    record backward needs (record_size(n) values): both feature vectors, both input
-   Jacobians d out / d v, the activated gates, c_{t-1} and tanh(c_t).
+   Jacobians d out / d v, the activated gates, c_{t-1} and tanh(c_t); without x_grad the
+   gate readout skips the derivatives in x (their Jacobian rows are zero).
    qlstm_backward: BPTT over the saved records; accumulates d loss / d R into g_r and
    writes the gradients of x, h0 and c0.
    Each returns 0, 1 for sizes out of range or a record size that does not match, 2 if its
@@ -59,7 +60,7 @@ static size_t record_size(int n) {
 
 static REAL SFX(sigmoid)(REAL a) { return 1 / (1 + MATH(exp)(-a)); }
 
-int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind,
+int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind, int x_grad,
                        const REAL *x, const REAL *r, const REAL *h0, const REAL *c0,
                        REAL *ys, REAL *hs, REAL *c_out, REAL *saved, size_t record) {
     if (n < 1 || n > MAX_QUBITS || in < 1 || hid < 1 || in + hid > n || kind < 0
@@ -82,7 +83,8 @@ int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind,
             REAL *jac2 = train ? jac1 + (size_t)n * GATE_CIRCUITS * n : NULL;
             REAL *gates = train ? jac2 + (size_t)n * OUT_CIRCUITS * n : z;
             memcpy(v, x + ((size_t)b * steps + t) * in, sizeof(REAL) * in);
-            SFX(readout)(n, GATE_CIRCUITS * n, kind, v, r, ldr, z, jac1, feats1, buf);
+            SFX(readout)(n, GATE_CIRCUITS * n, kind, x_grad ? 0 : in, v, r, ldr, z, jac1,
+                         feats1, buf);
             for (int k = 0; k < n; k++) {
                 REAL fg = SFX(sigmoid)(z[k]), ig = SFX(sigmoid)(z[n + k]);
                 REAL gg = MATH(tanh)(z[2 * n + k]), og = SFX(sigmoid)(z[3 * n + k]);
@@ -95,7 +97,7 @@ int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind,
                     gates[3 * n + k] = og; gates[4 * n + k] = cp; gates[5 * n + k] = tc;
                 }
             }
-            SFX(readout)(n, OUT_CIRCUITS * n, kind, u, r + GATE_CIRCUITS * n, ldr, w, jac2,
+            SFX(readout)(n, OUT_CIRCUITS * n, kind, 0, u, r + GATE_CIRCUITS * n, ldr, w, jac2,
                          feats2, buf);
             memcpy(v + in, w, sizeof(REAL) * hid);
             memcpy(hs + ((size_t)b * steps + t) * hid, w, sizeof(REAL) * hid);

@@ -64,7 +64,7 @@ def _source() -> str:
 
 _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
-    "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
+    "qlstm_forward": [_I32] * 7 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
     "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
     "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
@@ -120,7 +120,8 @@ class FusedQLSTM(torch.autograd.Function):
         record = record_size(n)
         saved = x.new_empty(steps, batch, record) if train else None
         failed = LIBRARY.function("qlstm_forward", x.dtype)(
-            batch, steps, n, inputs, hidden, ENCODING_CODES[spec.encoding], x.data_ptr(),
+            batch, steps, n, inputs, hidden, ENCODING_CODES[spec.encoding],
+            int(ctx.needs_input_grad[0]), x.data_ptr(),
             readout.data_ptr(), h0.data_ptr(), c0.data_ptr(), ys.data_ptr(), hs.data_ptr(),
             c_out.data_ptr(), _ptr(saved), record)
         if failed:
@@ -148,7 +149,7 @@ class FusedQLSTM(torch.autograd.Function):
         g_w = None
         if ctx.needs_input_grad[1]:
             g_w = readout_weight_grad(ctx, spec, weights, readout, transfer, dtransfer, g_r)
-        return g_x, g_w, g_h0, g_c0, None
+        return g_x if ctx.needs_input_grad[0] else None, g_w, g_h0, g_c0, None
 
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):

@@ -71,6 +71,21 @@ def test_fused_sequence_equals_per_step_path(spec, inputs, hidden):
     assert fused_grads[0][:, 0].abs().max() > 1e-6
 
 
+@pytest.mark.parametrize(("spec", "inputs", "hidden"), CASES[:2], ids=["a", "b"])
+def test_data_inputs_without_gradient_keep_the_other_gradients(spec, inputs, hidden):
+    # x as data: the kernel skips the derivatives in x; every other gradient is unchanged
+    x, w, h0, c0 = _case(spec, inputs, batch=4, steps=5, seed=3, hidden=hidden)
+    x = x.detach()
+    for path in ("cpu", "reference"):
+        outputs = qlstm_sequence(spec, w, x, (h0, c0), hidden_size=hidden, path=path)
+        grads = torch.autograd.grad(_loss(outputs), (w, h0, c0))
+        if path == "cpu":
+            fused = [o.detach() for o in outputs], grads
+    for got, want in zip(fused[0] + list(fused[1]), [o.detach() for o in outputs] + list(grads),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=EXACT)
+
+
 def test_qlstm_reference_design_shapes_and_parameter_count():
     spec = BlockSpec(4, 2)
     x, w, h0, c0 = _case(spec, 1, batch=10, steps=4, seed=0, scale=0.01)
