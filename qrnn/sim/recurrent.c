@@ -26,7 +26,11 @@
    Jacobians d out / d v, the activated gates, c_{t-1} and tanh(c_t); without x_grad the
    gate readout skips the derivatives in x (their Jacobian rows are zero).
    qlstm_backward: BPTT over the saved records; accumulates d loss / d R into g_r and
-   writes the gradients of x, h0 and c0.
+   writes the gradients of x, h0 and c0 (each skipped when its pointer is NULL; h0 and c0
+   NULL in the forward pass: zeros).
+   qlstm_forward2 / qlstm_backward2: the same for two-layer circuits (pauli_readout2.h) from
+   the angles (6, 2, n, k): R is built inside and its gradient taken back to the angles
+   inside, so a training step is one call each way.
    Each returns 0, 1 for sizes out of range or a record size that does not match, 2 if its
    scratch memory cannot be allocated. */
 
@@ -57,6 +61,7 @@ static size_t record_size(int n) {
 #endif
 
 #include "pauli_step.h"
+#include "pauli_readout2.h"
 
 static REAL SFX(sigmoid)(REAL a) { return 1 / (1 + MATH(exp)(-a)); }
 
@@ -74,8 +79,10 @@ int SFX(qlstm_forward)(int batch, int steps, int n, int in, int hid, int kind, i
     REAL w[OUT_CIRCUITS * MAX_QUBITS];
     for (int b = 0; b < batch; b++) {
         REAL *c = c_out + (size_t)b * n;
-        memcpy(c, c0 + (size_t)b * n, sizeof(REAL) * n);
-        memcpy(v + in, h0 + (size_t)b * hid, sizeof(REAL) * hid);
+        if (c0) memcpy(c, c0 + (size_t)b * n, sizeof(REAL) * n);
+        else memset(c, 0, sizeof(REAL) * n);
+        if (h0) memcpy(v + in, h0 + (size_t)b * hid, sizeof(REAL) * hid);
+        else memset(v + in, 0, sizeof(REAL) * hid);
         for (int t = 0; t < steps; t++) {
             REAL *rec = train ? saved + ((size_t)t * batch + b) * record : NULL;
             REAL *feats1 = rec, *feats2 = train ? rec + dim : NULL;
@@ -163,11 +170,44 @@ int SFX(qlstm_backward)(int batch, int steps, int n, int in, int hid, const REAL
             }
             SFX(outer_add)(dim, GATE_CIRCUITS * n, feats1, gz, g_r, ldr);
             SFX(jac_vec)(n, GATE_CIRCUITS * n, jac1, gz, gv);
-            memcpy(g_x + at * in, gv, sizeof(REAL) * in);
+            if (g_x) memcpy(g_x + at * in, gv, sizeof(REAL) * in);
             memcpy(gh, gv + in, sizeof(REAL) * hid);
         }
-        memcpy(g_h0 + (size_t)b * hid, gh, sizeof(REAL) * hid);
-        memcpy(g_c0 + (size_t)b * n, gc, sizeof(REAL) * n);
+        if (g_h0) memcpy(g_h0 + (size_t)b * hid, gh, sizeof(REAL) * hid);
+        if (g_c0) memcpy(g_c0 + (size_t)b * n, gc, sizeof(REAL) * n);
     }
     return 0;
+}
+
+int SFX(qlstm_forward2)(int batch, int steps, int n, int in, int hid, int kind, int x_grad,
+                        int rot, const REAL *weights, const int64_t *image, const REAL *sign,
+                        const REAL *x, const REAL *h0, const REAL *c0, REAL *ys, REAL *hs,
+                        REAL *c_out, REAL *saved, size_t record) {
+    if (n < 1 || n > MAX_QUBITS) return 1;
+    size_t dim = (size_t)1 << (2 * n), width = (size_t)(GATE_CIRCUITS + OUT_CIRCUITS) * n;
+    REAL *r = malloc(sizeof(REAL) * dim * width);
+    if (!r) return 2;
+    int failed = SFX(readout2)(GATE_CIRCUITS + OUT_CIRCUITS, n, n, rot, weights, image, sign, r);
+    if (!failed)
+        failed = SFX(qlstm_forward)(batch, steps, n, in, hid, kind, x_grad, x, r, h0, c0, ys,
+                                    hs, c_out, saved, record);
+    free(r);
+    return failed;
+}
+
+int SFX(qlstm_backward2)(int batch, int steps, int n, int in, int hid, int rot,
+                         const REAL *weights, const int64_t *image, const REAL *sign,
+                         const REAL *saved, size_t record, const REAL *g_ys, const REAL *g_hs,
+                         const REAL *g_c, REAL *g_x, REAL *g_w, REAL *g_h0, REAL *g_c0) {
+    if (n < 1 || n > MAX_QUBITS) return 1;
+    size_t dim = (size_t)1 << (2 * n), width = (size_t)(GATE_CIRCUITS + OUT_CIRCUITS) * n;
+    REAL *g_r = calloc(dim * width, sizeof(REAL));
+    if (!g_r) return 2;
+    int failed = SFX(qlstm_backward)(batch, steps, n, in, hid, saved, record, g_ys, g_hs, g_c,
+                                     g_x, g_r, g_h0, g_c0);
+    if (!failed)
+        failed = SFX(readout2_backward)(GATE_CIRCUITS + OUT_CIRCUITS, n, n, rot, weights, image,
+                                        sign, g_r, g_w);
+    free(g_r);
+    return failed;
 }
