@@ -197,6 +197,8 @@ class CompiledBlock(CircuitBlock):
         n = spec.n_qubits
         pairs = spec.entangler_pairs()
         self._stacked, self._unitary_rows = stacked, None
+        single = not self.multi and isinstance(weights, torch.Tensor) and weights.ndim == 3
+        self._single = weights if single else None  # one shared tensor, as given
         self._readout = None
         if self.method == "pauli":
             probs = spec.measurement == "probs"
@@ -259,7 +261,7 @@ class CompiledBlock(CircuitBlock):
         groups, start = [], 0
         for size in self._check_split(sizes):
             group = copy.copy(self)
-            group.multi, group.n_circuits = True, size
+            group.multi, group.n_circuits, group._single = True, size, None
             cut = slice(start, start + size)
             group._stacked = self._stacked[cut]
             if self._unitary_rows is not None:
@@ -306,9 +308,12 @@ class CompiledBlock(CircuitBlock):
         x = check_inputs(spec, x)
         if self.method == "pauli" and shots is None:
             if self._readout is None:  # first step: one node with the build
+                weights = self._stacked if self._single is None else self._single
                 out, self._readout = PauliBlock.apply(
-                    self._inputs(x), self._stacked, spec.rotation, len(spec.wires),
-                    spec.encoding, *self._layer)
+                    self._inputs(x), weights, spec.rotation, len(spec.wires), spec.encoding,
+                    *self._layer)
+                if self._single is not None:  # (B, m): no circuit axis to drop
+                    return out.squeeze(0) if x.ndim == 1 else out
             else:
                 out = PauliReadout.apply(
                     self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path

@@ -34,6 +34,8 @@ _SIGNATURES = {
     "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
     "readout2": [_I32] * 4 + [_PTR] * 4,
     "readout2_backward": [_I32] * 4 + [_PTR] * 5,
+    "pauli_block": [_I32] * 6 + [_PTR] * 8,
+    "pauli_block_backward": [_I32] * 5 + [_PTR] * 7,
 }
 SOURCE = Path(__file__).with_name("pauli.c")
 """The C source (package data)."""
@@ -159,6 +161,58 @@ def readout2_backward(weights: Tensor, m: int, rotation: str, grad: Tensor,
         grad.data_ptr(), g_w.data_ptr())
     if failed:
         raise MemoryError(f"two-layer readout kernel could not allocate {3 * 4**n} values")
+    return g_w
+
+
+def block(x: Tensor, weights: Tensor, m: int, rotation: str, encoding: str,
+          image: Tensor | None, sign: Tensor | None, jacobian: bool, features: bool):
+    """:func:`readout2` and :func:`readout` of it in one call: ``(out (B, C m), readout,
+    feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights (C, 2, n, k)``."""
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    if encoding not in _CODES:
+        raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
+    if x.shape != (x.shape[0], n) or x.dtype != weights.dtype or not x.is_contiguous():
+        raise ValueError(f"x has shape {tuple(x.shape)}, dtype {x.dtype}: expected contiguous "
+                         f"(B, {n}) {weights.dtype}")
+    batch, width = x.shape[0], circuits * m
+    rows, out = x.new_empty(4**n, width), x.new_empty(batch, width)
+    jac = x.new_empty(batch, n, width) if jacobian else None
+    feats = x.new_empty(batch, 4**n) if features else None
+    failed = LIBRARY.function("pauli_block", x.dtype)(
+        batch, circuits, n, m, ROTATION_CODES[rotation], _CODES[encoding], weights.data_ptr(),
+        _ptr(image), _ptr(sign), x.data_ptr(), rows.data_ptr(), out.data_ptr(), _ptr(jac),
+        _ptr(feats))
+    if failed:
+        raise MemoryError(f"Pauli block kernel could not allocate {(n + 1) * 4**n} values")
+    return out, rows, feats, jac
+
+
+def block_backward(weights: Tensor, m: int, rotation: str, image: Tensor | None,
+                   sign: Tensor | None, feats: Tensor | None, g_out: Tensor | None,
+                   g_readout: Tensor | None) -> Tensor:
+    """Gradient of :func:`block` in the angles, ``(C, 2, n, k)``, from the gradients of its
+    outputs (``g_out (B, C m)`` with the saved ``feats``, and ``g_readout``; None: zero)."""
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    width = circuits * m
+    if g_readout is not None:
+        g_readout = g_readout.contiguous()
+        if g_readout.shape != (4**n, width) or g_readout.dtype != weights.dtype:
+            raise ValueError(f"g_readout has shape {tuple(g_readout.shape)}: expected "
+                             f"({4**n}, {width})")
+    if g_out is not None:
+        g_out = g_out.contiguous()
+        if feats is None or g_out.shape != (feats.shape[0], width) or feats.shape[1] != 4**n:
+            raise ValueError(f"g_out has shape {tuple(g_out.shape)}: expected (B, {width}) "
+                             f"with the features (B, {4**n})")
+    g_w = torch.empty_like(weights)
+    failed = LIBRARY.function("pauli_block_backward", weights.dtype)(
+        feats.shape[0] if g_out is not None else 0, circuits, n, m, ROTATION_CODES[rotation],
+        weights.data_ptr(), _ptr(image), _ptr(sign), _ptr(feats), _ptr(g_out), _ptr(g_readout),
+        g_w.data_ptr())
+    if failed:
+        raise MemoryError(f"Pauli block kernel could not allocate {3 * 4**n * width} values")
     return g_w
 
 

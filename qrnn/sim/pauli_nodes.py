@@ -57,43 +57,42 @@ class PauliBlock(torch.autograd.Function):
     """Build and first step of a two-layer block as one node: ``(out, readout)``.
 
     Inputs:
-        x: ``(B, n)`` real inputs (CPU, the weights' dtype); weights: ``(C, 2, n, k)``;
-        kind: rotation name; m: measured qubits; encoding: encoding name; image, sign: the
-        CNOT layer or None (no gradients for the last five).
+        x: ``(B, n)`` real inputs (CPU, the weights' dtype); weights: ``(C, 2, n, k)``, or
+        ``(2, n, k)`` for one circuit; kind: rotation name; m: measured qubits; encoding:
+        encoding name; image, sign: the CNOT layer or None (no gradients for the last five).
 
-    Outputs: ``out (B, C, m)``, the step's <Z> values, and ``readout (4**n, C * m)``
-    (:class:`TwoLayerReadout`'s output, for later steps).
+    Outputs: ``out (B, C, m)`` (``(B, m)`` for 3-D weights), the step's <Z> values, and
+    ``readout (4**n, C * m)`` (:class:`TwoLayerReadout`'s output, for later steps).
 
-    Forward: :func:`~qrnn.sim.pauli_kernel.readout2`, then
-    :func:`~qrnn.sim.pauli_kernel.readout` with the Pauli features (when the weights need a
-    gradient) and the input Jacobian (when ``x`` needs one). Backward: ``g_readout +=
-    feats^T g_out``, ``g_x = J g_out``, then
-    :func:`~qrnn.sim.pauli_kernel.readout2_backward` to the angles.
+    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.block`: the build, then the
+    step with the Pauli features when the weights need a gradient and the input Jacobian
+    when ``x`` needs one). Backward: ``g_x = J g_out``; one compiled call
+    (:func:`~qrnn.sim.pauli_kernel.block_backward`) for ``g_readout + feats^T g_out`` and
+    the angles' gradient.
     """
 
     @staticmethod
     def forward(ctx, x, weights, kind, m, encoding, image, sign):
-        weights = weights.contiguous()
-        readout = pauli_kernel.readout2(weights, m, kind, image, sign)
+        stacked = weights.reshape(-1, *weights.shape[-3:]).contiguous()
         jacobian, features = ctx.needs_input_grad[:2]
-        out, feats, jac = pauli_kernel.readout(x, readout, encoding, jacobian, features)
-        ctx.args = (m, kind, image, sign)
+        out, readout, feats, jac = pauli_kernel.block(
+            x.contiguous(), stacked, m, kind, encoding, image, sign, jacobian, features)
+        ctx.args = (m, kind, image, sign, weights.shape)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(weights, feats, jac)
-        return out.reshape(x.shape[0], weights.shape[0], m), readout
+        ctx.save_for_backward(stacked, feats, jac)
+        shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], stacked.shape[0], m)
+        return out.reshape(shape), readout
 
     @staticmethod
     def backward(ctx, g_out, g_readout):
-        weights, feats, jac = ctx.saved_tensors
-        m, kind, image, sign = ctx.args
+        stacked, feats, jac = ctx.saved_tensors
+        m, kind, image, sign, shape = ctx.args
         g_x = g_w = None
         if g_out is not None:
             g_out = g_out.reshape(g_out.shape[0], -1)
             if ctx.needs_input_grad[0]:
                 g_x = (jac @ g_out.unsqueeze(-1)).squeeze(-1)
-            if ctx.needs_input_grad[1]:
-                step = feats.T @ g_out
-                g_readout = step if g_readout is None else g_readout + step
-        if ctx.needs_input_grad[1] and g_readout is not None:
-            g_w = pauli_kernel.readout2_backward(weights, m, kind, g_readout, image, sign)
+        if ctx.needs_input_grad[1] and (g_out is not None or g_readout is not None):
+            g_w = pauli_kernel.block_backward(stacked, m, kind, image, sign, feats, g_out,
+                                              g_readout).reshape(shape)
         return g_x, g_w, *[None] * 5
