@@ -115,29 +115,40 @@ int SFX(readout2)(int circuits, int n, int m, int kind, const REAL *weights,
     return 0;
 }
 
-/* out[q, :] = d <g, kron_p vecs[p]> / d vecs[q] (4**n values g; buf holds 4**n). */
-static void SFX(kron_vjp)(int n, const REAL *vecs, const REAL *g, REAL *out, REAL *buf) {
-    size_t dim = (size_t)1 << (2 * n);
-    for (int q = 0; q < n; q++) {
-        memcpy(buf, g, sizeof(REAL) * dim);
-        size_t len = dim;
-        for (int p = n - 1; p > q; p--) {  /* contract the last digit with vecs[p] */
-            const REAL *v = vecs + 4 * p;
-            for (size_t j = 0; j < len / 4; j++)
-                buf[j] = v[0] * buf[4 * j] + v[1] * buf[4 * j + 1] + v[2] * buf[4 * j + 2]
-                         + v[3] * buf[4 * j + 3];
-            len /= 4;
-        }
-        for (int p = 0; p < q; p++) {  /* contract the leading digit with vecs[p] */
+/* out[q, :] = d <g, kron_p vecs[p]> / d vecs[q] for all q, and the value <g, kron_p vecs[p]>
+   returned (4**n values g; buf holds 4**n / 3 + 4**n). The contractions of g with the
+   trailing factors are shared: s_q = g contracted with vecs[q..n-1] (4**q values, s_n = g);
+   out[q] is s_(q+1) contracted with the leading vecs[0..q-1]. */
+static REAL SFX(kron_vjp)(int n, const REAL *vecs, const REAL *g, REAL *out, REAL *buf) {
+    const REAL *s[MAX_QUBITS + 1];
+    REAL *free_at = buf, *scratch;
+    s[n] = g;
+    for (int q = n - 1; q >= 0; q--) {  /* s_q from s_(q+1): contract its last digit */
+        size_t len = (size_t)1 << (2 * q);
+        const REAL *v = vecs + 4 * q, *src = s[q + 1];
+        REAL *dst = free_at;
+        for (size_t j = 0; j < len; j++)
+            dst[j] = v[0] * src[4 * j] + v[1] * src[4 * j + 1] + v[2] * src[4 * j + 2]
+                     + v[3] * src[4 * j + 3];
+        s[q] = dst;
+        free_at += len;
+    }
+    scratch = free_at;
+    for (int q = 0; q < n; q++) {  /* s_(q+1) (digits 0..q) with vecs[0..q-1] on the leading */
+        size_t len = (size_t)1 << (2 * (q + 1));
+        const REAL *src = s[q + 1];
+        for (int p = 0; p < q; p++) {
             const REAL *v = vecs + 4 * p;
             size_t part = len / 4;
             for (size_t j = 0; j < part; j++)
-                buf[j] = v[0] * buf[j] + v[1] * buf[part + j] + v[2] * buf[2 * part + j]
-                         + v[3] * buf[3 * part + j];
+                scratch[j] = v[0] * src[j] + v[1] * src[part + j] + v[2] * src[2 * part + j]
+                             + v[3] * src[3 * part + j];
+            src = scratch;
             len = part;
         }
-        memcpy(out + 4 * q, buf, sizeof(REAL) * 4);
+        memcpy(out + 4 * q, src, sizeof(REAL) * 4);
     }
+    return s[0][0];
 }
 
 int SFX(readout2_backward)(int circuits, int n, int m, int kind, const REAL *weights,
@@ -148,10 +159,10 @@ int SFX(readout2_backward)(int circuits, int n, int m, int kind, const REAL *wei
     int kk = kind == 0 ? 3 : 1;
     size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
     size_t gates = (size_t)circuits * 2 * n;
-    REAL *g_o = malloc(sizeof(REAL) * (3 * dim + 2 * n * 16 + gates * 16 * (1 + kk)));
+    REAL *g_o = malloc(sizeof(REAL) * (2 * dim + 2 * n * 16 + gates * 16 * (1 + kk)));
     int64_t *inverse = image ? malloc(sizeof(int64_t) * dim) : NULL;
     if (!g_o || (image && !inverse)) { free(g_o); free(inverse); return 2; }
-    REAL *p = g_o + dim, *buf = p + dim, *g_t = buf + dim, *transfer = g_t + 2 * n * 16;
+    REAL *buf = g_o + dim, *g_t = buf + dim, *transfer = g_t + 2 * n * 16;
     REAL *dtransfer = transfer + gates * 16;
     SFX(all_transfers)(circuits, n, kind, weights, transfer, dtransfer);
     if (image) SFX(inverse_of)(dim, image, inverse);
@@ -172,11 +183,8 @@ int SFX(readout2_backward)(int circuits, int n, int m, int kind, const REAL *wei
                 REAL beta = t1[16 * k + 12 + d] * s_sign;
                 for (int q = 0; q < n; q++)
                     memcpy(vecs + 4 * q, t0 + 16 * q + 4 * digits[q], sizeof(REAL) * 4);
-                SFX(kron)(n, vecs, p);
-                REAL g_beta = 0;
-                for (size_t i = 0; i < dim; i++) g_beta += p[i] * g_o[i];
+                REAL g_beta = SFX(kron_vjp)(n, vecs, g_o, g_vecs, buf);
                 g_t1[16 * k + 12 + d] += g_beta * s_sign;
-                SFX(kron_vjp)(n, vecs, g_o, g_vecs, buf);
                 for (int q = 0; q < n; q++)
                     for (int b = 0; b < 4; b++)
                         g_t0[16 * q + 4 * digits[q] + b] += beta * g_vecs[4 * q + b];
