@@ -29,6 +29,7 @@ in the weights' dtype (float32 or float64).
 from __future__ import annotations
 
 import ctypes
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -175,9 +176,10 @@ def _contiguous(t: Tensor | None) -> Tensor | None:
     return None if t is None else t.contiguous()
 
 
+@lru_cache(maxsize=64)
 def _layer(spec: BlockSpec, dtype: torch.dtype):
     """The entangling layer's ``(image, sign)`` (:func:`~qrnn.sim.pauli.clifford_action`) or
-    ``(None, None)``."""
+    ``(None, None)``. (Cached: do not modify.)"""
     pairs = spec.entangler_pairs()
     return clifford_action(pairs, spec.n_qubits, dtype) if pairs else (None, None)
 
@@ -206,6 +208,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
 
 
+@lru_cache(maxsize=64)
 def structured(spec: BlockSpec) -> bool:
     """Whether :func:`_readout` builds ``spec``'s readout with the structured C kernel."""
     return two_layer(spec.n_layers, spec.wires, spec.measurement == "probs")
@@ -308,20 +311,28 @@ def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *,
                          f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
     hidden = spec.n_qubits - x.shape[-1] if hidden_size is None else hidden_size
     check_cell(spec, x.shape[-1], hidden)
-    path = resolve_path(path, x)
     stacked = _six(spec, weights)
     x = real_tensor("x", x).to(stacked.dtype)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x has shape {tuple(x.shape)}; batch and time must be >= 1")
+    return run_sequence(spec, stacked, x, state, hidden, path)
+
+
+def run_sequence(spec: BlockSpec, weights: Tensor, x: Tensor, state, hidden: int, path: str):
+    """:func:`qlstm_sequence` once its arguments are known valid: ``weights`` one ``(6,
+    *spec.weight_shape)`` tensor and ``x`` a finite ``(B, T, input_size)`` tensor of its dtype
+    (a :class:`~qrnn.qlstm.QLSTM` body checks x and holds valid weights; ``state`` and
+    ``path`` are still checked here)."""
+    path = resolve_path(path, x)
     if state is None and path != REFERENCE:
         h0 = c0 = None  # zeros, inside the kernel
     else:
         h0, c0 = _state(state, x.shape[0], hidden, spec.n_qubits, x.dtype)
     if path == REFERENCE:
-        block = CompiledBlock(spec, list(stacked), path=REFERENCE)
+        block = CompiledBlock(spec, list(weights), path=REFERENCE)
         gates, outs = block.split([GATE_CIRCUITS, OUT_CIRCUITS])
         return reference_sequence(gates, outs, x, h0, c0)
-    return FusedQLSTM.apply(x, stacked, h0, c0, spec, hidden)
+    return FusedQLSTM.apply(x, weights, h0, c0, spec, hidden)
 
 
 def _six(spec: BlockSpec, weights) -> Tensor:
@@ -363,4 +374,5 @@ __all__ = [
     "record_size",
     "reference_sequence",
     "resolve_path",
+    "run_sequence",
 ]
