@@ -21,8 +21,9 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
   layer, and the rotations of every :data:`GROUP_QUBITS` neighbouring qubits fused into one
   matrix applied in place; needed for per-sample weights and for many qubits (memory grows
   with ``batch * 2**n``, not ``4**n``). With shared weights and exact <Z> on the CPU a call
-  is one compiled node instead (:mod:`qrnn.sim.state_kernel`: the batch's state vectors in
-  C, gradients by the adjoint method), with the torch code as its reference.
+  (``"auto"``: above :data:`AUTO_PAULI_MAX_QUBITS` qubits) is one compiled node instead
+  (:mod:`qrnn.sim.state_kernel`: the batch's state vectors in C, gradients by the adjoint
+  method), with the torch code as its reference.
 
 Everything is differentiable; the torch code runs float32 inputs in complex64, float64 in
 complex128, and every compiled path has it as its reference (``path="reference"``).
@@ -78,12 +79,15 @@ GATES_MAX_QUBITS = 20
 """Largest block the ``"gates"`` method accepts (16 MiB per complex128 amplitude vector)."""
 GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
-AUTO_PAULI_MAX_QUBITS = (5, 4)
-"""``method="auto"`` takes the Pauli readout for shared weights up to this size, with and
-without its compiled kernels (where it was measured faster than one unitary over a build and
-8 steps forward + backward; ``qrnn bench quantum``)."""
+AUTO_PAULI_MAX_QUBITS = 4
+"""``method="auto"`` takes the Pauli readout for shared weights up to this size (measured
+faster than the state vectors over one call and over a build with four steps,
+``qrnn bench quantum``; from 5 qubits its ``4**n`` features cost more)."""
 AUTO_UNITARY_MAX_QUBITS = 6
-"""``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
+"""``method="auto"`` builds one unitary for shared weights up to this size when the compiled
+state-vector kernel does not apply (no C compiler, probabilities, shots,
+``path="reference"``); with it, the ``"gates"`` method runs compiled above
+:data:`AUTO_PAULI_MAX_QUBITS`."""
 METHODS = ("auto", "pauli", "unitary", "gates")
 _LIMITS = {"pauli": PAULI_MAX_QUBITS, "unitary": UNITARY_MAX_QUBITS, "gates": GATES_MAX_QUBITS}
 
@@ -121,20 +125,20 @@ def apply_layers(
     return state
 
 
-def choose_method(spec: BlockSpec, method: str, per_sample: bool, compiled: bool = True) -> str:
+def choose_method(spec: BlockSpec, method: str, per_sample: bool, kernel: bool = False) -> str:
     """Resolve ``method`` for this block, or raise naming the limit that is exceeded.
 
-    ``compiled``: whether the ``"pauli"`` method would run its compiled kernels (it then
-    pays off for one more qubit, :data:`AUTO_PAULI_MAX_QUBITS`)."""
+    ``kernel``: whether a ``"gates"`` block would run the compiled state-vector kernel
+    (:mod:`qrnn.sim.state_kernel`); ``"auto"`` then takes it above
+    :data:`AUTO_PAULI_MAX_QUBITS` instead of a unitary."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
     n = spec.n_qubits
     if method == "auto":
-        if per_sample or n > AUTO_UNITARY_MAX_QUBITS:
+        if per_sample or n > AUTO_UNITARY_MAX_QUBITS or (kernel and n > AUTO_PAULI_MAX_QUBITS):
             method = "gates"
         else:
-            pauli_max = AUTO_PAULI_MAX_QUBITS[0 if compiled else 1]
-            method = "pauli" if n <= pauli_max else "unitary"
+            method = "pauli" if n <= AUTO_PAULI_MAX_QUBITS else "unitary"
     if method != "gates" and per_sample:
         raise ValueError(
             f"method={method!r} needs shared weights of shape "
@@ -190,9 +194,10 @@ class CompiledBlock(CircuitBlock):
         self.batch = stacked.shape[1] if stacked.ndim == 5 else None
         self.dtype = stacked.dtype
         per_sample = self.batch is not None
-        small = not per_sample and spec.n_qubits <= AUTO_PAULI_MAX_QUBITS[0]
-        uses_kernels = small and pauli_compiled(stacked, self.path)
-        self.method = choose_method(spec, method, per_sample, uses_kernels)
+        kernel = (method in ("auto", "gates") and spec.n_qubits > AUTO_PAULI_MAX_QUBITS
+                  and state_kernel.applies(spec.n_qubits, spec.measurement, per_sample, shots)
+                  and state_kernel.compiled(stacked, self.path))
+        self.method = choose_method(spec, method, per_sample, kernel)
         self.n_circuits = stacked.shape[0]
         n = spec.n_qubits
         pairs = spec.entangler_pairs()
@@ -215,9 +220,8 @@ class CompiledBlock(CircuitBlock):
             self._groups = qubit_groups(n, GROUP_QUBITS)
             self._perm = cnot_permutation(pairs, n) if pairs else None
             self._fused = None  # the torch path's fused rotations, built on first use
-            self._kernel = state_kernel.applies(
-                n, spec.measurement, per_sample, shots
-            ) and state_kernel.compiled(stacked, self.path)
+            self._kernel = kernel or (state_kernel.applies(n, spec.measurement, per_sample, shots)
+                                      and state_kernel.compiled(stacked, self.path))
             if not self._kernel:
                 self._layer_matrices()
 
