@@ -80,9 +80,9 @@ GATES_MAX_QUBITS = 20
 GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
 AUTO_PAULI_MAX_QUBITS = 4
-"""``method="auto"`` takes the Pauli readout for shared weights up to this size (measured
-faster than the state vectors over one call and over a build with four steps,
-``qrnn bench quantum``; from 5 qubits its ``4**n`` features cost more)."""
+"""``method="auto"`` takes the Pauli readout for shared weights up to this size: measured
+faster than the compiled state vectors at 4 qubits, for one call and for a build with
+several steps; from 5 qubits its ``4**n`` features cost more."""
 AUTO_UNITARY_MAX_QUBITS = 6
 """``method="auto"`` builds one unitary for shared weights up to this size when the compiled
 state-vector kernel does not apply (no C compiler, probabilities, shots,
