@@ -158,3 +158,18 @@ def test_readout2_bad_inputs_name_what_is_allowed():
         pauli_kernel.readout2(w, 3, "rot", torch.arange(64), None)
     with pytest.raises(ValueError, match=r"expected \(64, 3\)"):
         pauli_kernel.readout2_backward(w, 3, "rot", torch.zeros(64, 2, dtype=torch.float64))
+
+
+def test_block_kernel_bad_inputs_name_what_is_allowed():
+    w = torch.zeros(1, 2, 4, 3, dtype=torch.float64)
+    x = torch.zeros(2, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="encoding='bogus'.*choose one of"):
+        pauli_kernel.block(x, w, 4, "rot", "bogus", None, None, False, False)
+    with pytest.raises(ValueError, match=r"expected contiguous \(B, 4\) torch.float64"):
+        pauli_kernel.block(x[:, :3].contiguous(), w, 4, "rot", "ry", None, None, False, False)
+    with pytest.raises(ValueError, match=r"expected contiguous \(B, 4\) torch.float64"):
+        pauli_kernel.block(x.float(), w, 4, "rot", "ry", None, None, False, False)
+    with pytest.raises(ValueError, match=r"g_out has shape \(2, 3\): expected \(B, 4\)"):
+        pauli_kernel.block_backward(w, 4, "rot", None, None, torch.zeros(2, 256,
+                                    dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64),
+                                    None)
