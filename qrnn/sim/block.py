@@ -200,7 +200,7 @@ class CompiledBlock(CircuitBlock):
         self.method = choose_method(spec, method, per_sample, kernel)
         self.n_circuits = stacked.shape[0]
         n = spec.n_qubits
-        pairs = spec.entangler_pairs()
+        pairs = entangler_pairs(spec)
         self._stacked, self._unitary_rows = stacked, None
         single = not self.multi and isinstance(weights, torch.Tensor) and weights.ndim == 3
         self._single = weights if single else None  # one shared tensor, as given
@@ -237,7 +237,7 @@ class CompiledBlock(CircuitBlock):
     def _unitary(self) -> torch.Tensor:
         """The C transposed unitaries side by side, ``(2**n, C * 2**n)`` (built on first use)."""
         if self._unitary_rows is None:
-            n, pairs = self.spec.n_qubits, self.spec.entangler_pairs()
+            n, pairs = self.spec.n_qubits, entangler_pairs(self.spec)
             if self.spec.n_layers == 0:
                 eye = torch.eye(2**n, dtype=complex_dtype(self.dtype))
                 self._unitary_rows = eye.repeat(1, self.n_circuits)
@@ -260,7 +260,7 @@ class CompiledBlock(CircuitBlock):
         """
         if self.method == "pauli" and self._readout is None:
             spec = self.spec
-            self._readout = readout_matrix(self._stacked, spec.rotation, spec.entangler_pairs(),
+            self._readout = readout_matrix(self._stacked, spec.rotation, entangler_pairs(spec),
                                            spec.wires, False, self.path)
         groups, start = [], 0
         for size in self._check_split(sizes):
@@ -351,6 +351,12 @@ class CompiledBlock(CircuitBlock):
         if x.ndim == 1 and self.batch is None:
             out = out.squeeze(0)
         return out
+
+
+@lru_cache(maxsize=256)
+def entangler_pairs(spec: BlockSpec) -> tuple[tuple[int, int], ...]:
+    """:meth:`BlockSpec.entangler_pairs`, cached per description (built once per block)."""
+    return spec.entangler_pairs()
 
 
 @lru_cache(maxsize=64)
