@@ -85,7 +85,7 @@ def quantum_paper_block(runs: list[Run]) -> str | None:
                     f"{QUANTUM_TABLE_MINUTES:g} minutes: {verdict}).")
     if ratios:
         low, high = min(ratios.values()), max(ratios.values())
-        text.append(f"The reservoir fits its readout {fmt_number(low)}× to {fmt_number(high)}× "
+        text.append(f"The reservoir fits its readout {low:.0f}× to {high:.0f}× "
                     "faster than the QLSTM trains on the same task (mean training seconds; "
                     "target ≥ 10×).")
     return "\n".join(text)
