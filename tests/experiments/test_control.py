@@ -1,5 +1,8 @@
 """Control: the policy evaluation and REINFORCE loop on CartPole (gymnasium, optional)."""
 
+import math
+
+import numpy as np
 import pytest
 import torch
 
@@ -27,8 +30,11 @@ class _Scripted(torch.nn.Module):
 def test_evaluation_tells_a_balancing_policy_from_a_constant_one():
     task = tasks.load("cartpole")
     constant = evaluate_policy(_Scripted(lambda obs: True), task, seed=0, episodes=5)
-    balancing = evaluate_policy(_Scripted(lambda obs: bool(obs[2] + 0.5 * obs[3] > 0)), task,
-                                seed=0, episodes=5)
+    # angle + 0.5 angular velocity > 0 in raw units: the scaled observations times 12 degrees
+    # and 2 rad/s
+    balancing = evaluate_policy(
+        _Scripted(lambda obs: bool(obs[2] * math.radians(12) + 0.5 * obs[3] * 2.0 > 0)), task,
+        seed=0, episodes=5)
     assert constant < 20  # the pole falls within a few dozen steps
     assert balancing > 150
 
@@ -67,3 +73,60 @@ def test_discounted_returns_match_the_closed_form():
     rewards = torch.ones(4, 1)
     out = control.discounted_returns(rewards, gamma=0.5)
     assert out[:, 0].tolist() == [1.875, 1.75, 1.5, 1.0]  # sum of 0.5**k
+
+
+def test_observations_are_divided_by_the_documented_scale():
+    """Position and angle by their termination bounds (2.4 m, 12 degrees), the velocities by
+    1.5 m/s and 2 rad/s: the scaled environment reports raw / scale along the same episode."""
+    from experiments.tasks.control import cartpole_factory
+
+    scaled, raw = tasks.load("cartpole").make_env(), cartpole_factory(None)()
+    divisor = np.array([2.4, 1.5, math.radians(12), 2.0], dtype=np.float32)
+    a, b = scaled.reset(seed=3)[0], raw.reset(seed=3)[0]
+    for step in range(200):
+        np.testing.assert_allclose(a, b / divisor, rtol=1e-6)
+        a, _, done_a, _, _ = scaled.step(step % 2)
+        b, _, done_b, _, _ = raw.step(step % 2)
+        assert done_a == done_b
+        if done_a:
+            break
+    assert step > 5
+    np.testing.assert_allclose(a, b / divisor, rtol=1e-6)
+    assert scaled.observation_space.high[0] == pytest.approx(2.0)  # gymnasium's bound: 4.8 m
+    with pytest.raises(ValueError, match="scale"):
+        cartpole_factory((1.0, 2.0))
+
+
+class _Recording(torch.nn.Module):
+    """Wraps a policy and keeps the logits of every call."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.logits = model, []
+
+    def forward(self, x, lengths=None, state=None):
+        logits, value, state = self.model(x, state=state)
+        self.logits.append(logits)
+        return logits, value, state
+
+
+@pytest.mark.parametrize("name,hidden,options", [
+    ("lstm", 8, {}), ("qlstm", 3, {"variant": "chen2022"}), ("qlstm", 3, {}),
+    ("qfwp", 8, {"decay": 0.5})])
+def test_the_update_recomputes_the_probabilities_the_rollout_acted_on(name, hidden, options):
+    """The update runs the policy once on the recorded observations: its logits equal the
+    ones of the step-by-step rollout (same recurrence, same inputs), finished rows included."""
+    task = tasks.load("cartpole")
+    model = build_model(name, 4, 2, "control", hidden_size=hidden, seed=1, options=options)
+    model.double()
+    recording = _Recording(model)
+    envs = [task.make_env() for _ in range(3)]
+    gen = torch.Generator().manual_seed(0)
+    observations, actions, rewards, alive = control._rollout(
+        recording, envs, [1, 2, 3], False, gen, torch.float64, 40)
+    stepwise = torch.cat(recording.logits, 1)  # (n, steps, actions)
+    assert observations.shape == (3, len(recording.logits), 4)
+    assert actions.shape == rewards.shape == alive.shape == (len(recording.logits), 3)
+    with torch.no_grad():
+        whole, _values, _state = model(observations)
+    torch.testing.assert_close(whole, stepwise, rtol=0, atol=1e-10)
