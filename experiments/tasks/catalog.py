@@ -117,7 +117,8 @@ _SPECS = [
              "PSF licence (Python documentation)", "next-character prediction, BPC on the tail",
              _lazy("build_char_lm"), _LM, options={"corpus": str}),
     TaskSpec("cartpole", "control", "mean_return", "gymnasium CartPole-v1", "MIT (gymnasium)",
-             "recurrent policy, REINFORCE with baseline", _lazy("build_cartpole"), _RL,
+             "recurrent policy, REINFORCE with baseline, scaled observations",
+             _lazy("build_cartpole"), _RL,
              requires=("gymnasium",)),
 ]
 REGISTRY: dict[str, TaskSpec] = {s.name: s for s in _SPECS}
