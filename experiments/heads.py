@@ -22,9 +22,9 @@ class SequenceModel(nn.Module):
     - ``control``: policy logits ``(B, T, actions)`` and state values ``(B, T)``; ``forward``
       also returns the recurrent state so a policy can be run one step at a time. The value
       head is a linear baseline on the body's output that does not train the body (it reads
-      the output detached): the body's features serve the policy alone. With a shared body
-      the value loss pulls a 3-wide quantum hidden state towards predicting returns; QLSTM
-      then stays near a random policy on CartPole where it learns with the critic detached.
+      the output detached): the body's features serve the policy alone (with a shared body
+      the value loss also trains a 3-wide quantum hidden state to predict returns, and
+      QLSTM learns CartPole far less; see the README's Control paragraph).
     """
 
     def __init__(self, body: nn.Module, hidden_size: int, output_size: int, kind: str) -> None:
