@@ -98,19 +98,22 @@ to the hidden state, so digits_rows (8), spoken_digits (13) and char_lm (96 one-
 characters) would need 11 to 99 qubits per circuit."""
 
 CARTPOLE_TRAIN = {"epochs": 60, "batch_size": 8, "lr": 0.02}
-"""Policy updates of 8 episodes each on CartPole for the entries below (QLSTM at lr 0.1)."""
+"""60 policy updates of 8 episodes each: the LSTM of the quantum models' size reaches 500 on
+seeds 0-2 in about 15 s per run."""
 CARTPOLE_QUANTUM = (
     Entry("qlstm", {"variant": "chen2022"}, hidden_size=3, tasks=("cartpole",),
           train={**CARTPOLE_TRAIN, "lr": 0.1}),
-    Entry("qfwp", {"decay": 0.5}, hidden_size=8, tasks=("cartpole",), train=CARTPOLE_TRAIN),
+    Entry("qfwp", {"decay": 0.5}, hidden_size=8, tasks=("cartpole",),
+          train={**CARTPOLE_TRAIN, "epochs": 80, "lr": 0.01}),
     Entry("lstm", hidden_size=4, tasks=("cartpole",), train=CARTPOLE_TRAIN),
 )
-"""Recurrent policies on CartPole that learn (see the README's Control paragraph): QLSTM in
-its chen2022 design (RY(v) encoding, h = o tanh(c)), since the chen2020 design's policy at
-its 0.01 N(0, 1) initialisation is an almost even function of the observation (it cannot tell
-a pole leaning left from one leaning right); QFWP with fast weights decaying by 0.5 per step,
-since with pure accumulation the circuit angles grow by about 0.2 rad per step and the policy
-ends up a function of time; an LSTM of about their parameter count (175)."""
+"""Recurrent policies on CartPole that learn (measured returns in the README's Control
+paragraph): QLSTM in its chen2022 design (RY(v) encoding, h = o tanh(c)), since the chen2020
+design's policy at its 0.01 N(0, 1) initialisation is an almost even function of the
+observation (it hardly tells a state from its mirror image); QFWP with fast weights decaying
+by 0.5 per step, since with pure accumulation the circuit angles grow by about 0.2 rad per
+step and the policy follows time, not the state (at lr 0.02 its training returns rise and
+fall back: lr 0.01 for 80 updates); an LSTM of about their parameter count (175)."""
 NOT_CARTPOLE = tuple(t for t in SMALL_INPUT_TASKS if t != "cartpole")
 
 FULL = (
