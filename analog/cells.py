@@ -31,6 +31,12 @@ of the array is the float product's (straight-through) and the gradient of each 
 the derivative of its activation. Converters (ramps, offsets) are programmed once per model.
 Seeds: ``kernels.contract.generator(seed, "<cell>/<part>")`` streams for init, programming,
 training programming, read noise and the converters of each layer.
+
+Hardware off (:meth:`set_hardware`): ``set_hardware(False)`` makes ``forward`` run the exact
+float network of the same parameters through torch's own LSTM/GRU/RNN kernel (what
+``torch.nn.LSTM`` calls), so a float model can be trained in place and then converted by
+``set_hardware(True)``: the trainer's ``float_epochs`` setting (:mod:`experiments.train`)
+trains a float baseline, converts it and fine-tunes it hardware-aware inside one run.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ import re
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import _VF, Tensor, nn
 
 from analog import fused_cell
 from analog.activations import IDENTITY
@@ -90,6 +96,8 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
     backends = ("torch",)
     gates: int
     kind: str
+    torch_kernel: str
+    """The function of ``torch._VF`` that ``torch.nn`` calls for this cell (hardware off)."""
 
     def __init__(self, input_size: int, hidden_size: int, *, num_layers: int = 1,
                  config: CrossbarConfig | None = None, activation: str | None = None,
@@ -124,6 +132,29 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
         self._read_rng = np.random.Generator(np.random.SFC64(derive_seed(seed, f"{self.kind}/"
                                                                          "read")))
         self._programmed: dict[int, tuple[tuple, ProgrammedLayer]] = {}
+        self.hardware = True
+
+    def set_hardware(self, enabled: bool) -> None:
+        """``False``: ``forward`` runs the exact float cell (``torch.nn``'s kernel) on the same
+        parameters, no devices, converters or noise; ``True`` (the default): the crossbars.
+        The parameters are shared, so switching back converts the float network as it is."""
+        if not isinstance(enabled, bool):
+            raise TypeError(f"set_hardware takes True or False, got {enabled!r}")
+        self.hardware = enabled
+
+    def float_forward(self, x: Tensor, state=None):
+        """The float cell: ``torch.nn.LSTM/GRU/RNN(batch_first=True)`` on these parameters,
+        ``x (B, T, input_size)`` -> ``(y (B, T, H), state)``."""
+        weights = []
+        for k in range(self.num_layers):
+            weights += [getattr(self, f"{n}_l{k}") for n in ("weight_ih", "weight_hh")]
+            if self.bias:
+                weights += [getattr(self, f"{n}_l{k}") for n in ("bias_ih", "bias_hh")]
+        h0 = self._initial(x, state)
+        hx = h0 if len(h0) == 2 else h0[0]
+        out = getattr(_VF, self.torch_kernel)(x, hx, weights, self.bias, self.num_layers, 0.0,
+                                              self.training, False, True)
+        return out[0], (tuple(out[1:]) if len(out) == 3 else out[1])
 
     def _converter(self, fn, bits: int | None, columns: int, seed: int) -> nn.Module:
         if self.config.adc_kind == "ideal":
@@ -211,6 +242,8 @@ class _AnalogRecurrent(BackendSwitch, nn.Module):
     def forward(self, x: Tensor, state=None):
         """``x (B, T, input_size)`` -> ``(y (B, T, H), state)``; ``state`` as torch.nn's."""
         check_sequence(x, self.input_size)
+        if not self.hardware:
+            return self.float_forward(x, state)
         h0 = self._initial(x, state)
         grads = torch.is_grad_enabled()
         out, finals = x, []
@@ -257,7 +290,7 @@ class AnalogLSTM(_AnalogRecurrent):
     applies (CPU float32/float64, no comparator noise) and this per-step torch code otherwise;
     ``"reference"`` forces the torch code, ``"compiled"`` the kernel."""
 
-    gates, kind = 4, "analog_lstm"
+    gates, kind, torch_kernel = 4, "analog_lstm", "lstm"
 
     def __init__(self, *args, path: str = "auto", **kwargs) -> None:
         path = check_path(path)  # a bad path fails before the arrays and converters are built
@@ -267,6 +300,8 @@ class AnalogLSTM(_AnalogRecurrent):
     def forward(self, x: Tensor, state=None):
         """``x (B, T, input_size)`` -> ``(y (B, T, H), (h, c))``."""
         check_sequence(x, self.input_size)
+        if not self.hardware:
+            return self.float_forward(x, state)
         if fused_cell.use_compiled(self, x):
             return fused_cell.lstm_forward(self, x, state)
         return super().forward(x, state)
@@ -298,7 +333,7 @@ class AnalogGRU(_AnalogRecurrent):
     """GRU on crossbars with torch.nn's equations; ``state`` is ``h (num_layers, B, H)``.
     The array has columns ``[r | z | n_x | n_h]`` (see the module docstring)."""
 
-    gates, kind = 3, "analog_gru"
+    gates, kind, torch_kernel = 3, "analog_gru", "gru"
 
     def combined(self, layer: int) -> Tensor:
         w = super().combined(layer)
@@ -333,7 +368,7 @@ class AnalogElman(_AnalogRecurrent):
     """Elman (torch.nn.RNN, tanh) on crossbars: ``h = tanh([x, h, 1] @ [W_ih|W_hh|b].T)``
     straight out of the tanh converter; ``state`` is ``h (num_layers, B, H)``."""
 
-    gates, kind = 1, "analog_elman"
+    gates, kind, torch_kernel = 1, "analog_elman", "rnn_tanh"
 
     def column_groups(self) -> dict[str, int]:
         return {"tanh": self.hidden_size}

@@ -11,7 +11,8 @@ import json
 import os
 import sys
 
-BENCHES = {"quantum": "qrnn.bench", "analog": "analog.bench", "classical": "kernels.bench"}
+BENCHES = {"quantum": "experiments.quantum_bench", "analog": "analog.bench",
+           "classical": "kernels.bench"}
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -89,7 +90,8 @@ def cmd_models(args) -> int:
 
 def _train_overrides(args) -> dict:
     return {"epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype}
+            "optimizer": args.optimizer, "patience": args.patience, "dtype": args.dtype,
+            "float_epochs": args.float_epochs, "finetune_lr": args.finetune_lr}
 
 
 def cmd_train(args) -> int:
@@ -194,7 +196,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from experiments.report import aggregate, text_table, update_readme, write_report
+    from experiments.readme_tables import update_readme
+    from experiments.report import aggregate, text_table, write_report
 
     with _store(args.store, readonly=True) as store:
         runs = store.runs(models=_csv(args.models), tasks=_csv(args.tasks), size=args.size)
@@ -205,9 +208,9 @@ def cmd_report(args) -> int:
     print(text_table(aggregate(runs)))
     print(f"\nreport: {write_report(runs, args.out)}")
     if args.readme:
-        update_readme(args.readme, suite_runs)
-        print(f"results table in {args.readme} updated from the {len(suite_runs)} runs of the "
-              f"{args.suite} suite")
+        blocks = update_readme(args.readme, args.suite, suite_runs)
+        print(f"{', '.join(blocks)} in {args.readme} rewritten from the {len(suite_runs)} runs "
+              f"of the {args.suite} suite")
     return 0
 
 
@@ -277,6 +280,10 @@ def _common_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--optimizer", choices=("adam", "rmsprop", "sgd"))
     p.add_argument("--patience", type=int, help="early-stopping patience in epochs (0 = off)")
     p.add_argument("--dtype", choices=("float32", "float64"))
+    p.add_argument("--float-epochs", type=int, help="analog models: first N epochs train the "
+                   "float network, then convert and fine-tune hardware-aware (0 = off)")
+    p.add_argument("--finetune-lr", type=float, help="learning rate after conversion "
+                   "(default: --lr)")
     p.add_argument("--backend", help="execution backend (see `qrnn models`)")
     p.add_argument("--option", "-o", action="append", metavar="NAME=VALUE",
                    help="a model option (repeatable; `qrnn models` lists each model's)")
@@ -325,10 +332,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--models")
     r.add_argument("--tasks")
     r.add_argument("--size", choices=("quick", "full"))
-    r.add_argument("--readme", help="also rewrite the results table in this README (from the "
-                   "runs of --suite only)")
+    r.add_argument("--readme", help="also rewrite the README blocks of --suite in this file "
+                   "(quick: the results table; paper: the quantum and analog reproductions, "
+                   "figures into docs/analog-paper/), from that suite's runs only")
     r.add_argument("--suite", default="quick",
-                   help="the suite whose runs make the README table (default: quick)")
+                   help="the suite whose runs make the README blocks (default: quick)")
     r.set_defaults(func=cmd_report)
     st = sub.add_parser("store", help="check a results store, or copy the readable runs of a "
                         "damaged one into a new store")

@@ -1,7 +1,7 @@
 """Matplotlib figures for the report (non-interactive Agg backend, PNG files), built only from
 stored runs: per task the metric and learning curves, prediction against truth for the time
-series, and across tasks accuracy against ADC bits (analog), speed against qubits (quantum)
-and the metric against cost per family (Pareto)."""
+series, and across tasks accuracy against ADC bits and the energy bill per component (analog),
+speed against qubits (quantum) and the metric against cost per family (Pareto)."""
 
 from __future__ import annotations
 
@@ -69,7 +69,12 @@ def report_figures(runs: list[Run], rows: list, out_dir: str) -> list[Figure]:
                 prediction_figure(task_runs, label, out_dir)))
     for title, caption, make in (
             ("Accuracy against ADC bits", "Analog models: the test metric against the bits of "
-             "their converters, per activation style (mean ± std over seeds).", bits_figure),
+             "their converters, per activation style (mean ± std over seeds); dashed: the "
+             "converted float network before hardware-aware fine-tuning (runs with "
+             "float_epochs); grey line: the float LSTM.", bits_figure),
+            ("Energy per inference", "Analog models: the energy of one inference (one "
+             "sequence of the task's length, batch 1) from the stored hardware cost, split by "
+             "component; TOPS/W above each bar.", energy_figure),
             ("Speed against qubits", "Quantum models: wall seconds per training epoch against "
              "qubits per circuit.", qubits_figure),
             ("Metric against cost", "Every configuration: the test metric against trainable "
@@ -151,7 +156,9 @@ def _option_rows(rows: list, option: str) -> list:
 
 
 def bits_figure(rows: list, out_dir: str) -> str | None:
-    """Metric against ``adc_bits`` per task and activation style; None without such rows."""
+    """Metric against ``adc_bits`` per task and activation style (dashed: the converted
+    metric of runs with a float phase), the float ``lstm`` rows of the task as horizontal
+    lines; None without rows that vary the bits."""
     chosen = _option_rows(rows, "adc_bits")
     if not chosen:
         return None
@@ -166,13 +173,73 @@ def bits_figure(rows: list, out_dir: str) -> str | None:
                 series.setdefault(f"{r.model} {style}", []).append(r)
         for name, rs in sorted(series.items()):
             rs = sorted(rs, key=lambda r: r.config["options"]["adc_bits"])
-            ax.errorbar([r.config["options"]["adc_bits"] for r in rs], [r.mean for r in rs],
-                        yerr=[r.std for r in rs], marker="o", capsize=3, label=name)
+            bits = [r.config["options"]["adc_bits"] for r in rs]
+            line = ax.errorbar(bits, [r.mean for r in rs], yerr=[r.std for r in rs],
+                               marker="o", capsize=3, label=name)
+            converted = [r.metrics.get(f"converted_{r.metric}") for r in rs]
+            if all(converted):
+                ax.errorbar(bits, [c[0] for c in converted], yerr=[c[1] for c in converted],
+                            marker="x", capsize=3, linestyle="--", alpha=0.7,
+                            color=line[0].get_color(), label=f"{name} (converted)")
+        for r in rows:
+            if r.task == task and r.model == "lstm":
+                ax.axhline(r.mean, color="tab:gray", linewidth=1.0, label=f"float {r.label}")
         ax.set_xlabel("ADC bits")
+        ax.set_xticks(sorted({r.config["options"]["adc_bits"] for r in chosen}))
         ax.set_ylabel(f"test {rs[0].metric}")
         ax.set_title(task)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     return _save(fig, out_dir, "adc-bits.png")
+
+
+ENERGY_PARTS = (("energy_array_pj", "array"), ("energy_dac_pj", "DAC"), ("energy_adc_pj", "ADC"),
+                ("energy_ramp_pj", "ramp devices"),
+                ("energy_activation_pj", "lookups + digital activations"),
+                ("energy_digital_pj", "digital update"))
+"""The components of an analog run's stored ``cost`` (pJ), bottom to top in the bars."""
+
+
+def _design(r) -> str:
+    """Short bar label: activation style and bits, else the row's label."""
+    opts = r.config.get("options", {})
+    if "activation" not in opts or "adc_bits" not in opts:
+        return r.label
+    style = "NL-ADC" if opts["activation"] == "nl_adc" else "lin.+LUT"
+    return f"{style} {opts['adc_bits']}b"
+
+
+def energy_figure(rows: list, out_dir: str) -> str | None:
+    """Per task, one stacked bar per analog configuration: the energy (nJ) of one inference
+    split into :data:`ENERGY_PARTS`; None without rows that stored them."""
+    chosen = [r for r in rows if r.family == "analog"
+              and all(key in r.cost for key, _ in ENERGY_PARTS)]
+    if not chosen:
+        return None
+    plt = _pyplot()
+    tasks = sorted({r.task for r in chosen})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks) + 2.2, 3.8),
+                             squeeze=False)
+    colors = plt.get_cmap("tab10").colors
+    for ax, task in zip(axes[0], tasks, strict=True):
+        rs = sorted((r for r in chosen if r.task == task),
+                    key=lambda r: (r.config.get("options", {}).get("activation", ""),
+                                   r.config.get("options", {}).get("adc_bits", 0), r.label))
+        bottom = [0.0] * len(rs)
+        for i, (key, name) in enumerate(ENERGY_PARTS):
+            heights = [r.cost[key] * 1e-3 for r in rs]
+            ax.bar(range(len(rs)), heights, bottom=bottom, color=colors[i], label=name)
+            bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+        for x, (r, top) in enumerate(zip(rs, bottom, strict=True)):
+            if "tops_per_w" in r.cost:
+                ax.annotate(f"{r.cost['tops_per_w']:.3g}", (x, top), ha="center",
+                            va="bottom", fontsize=6)
+        ax.set_xticks(range(len(rs)), [_design(r) for r in rs], fontsize=7, rotation=30,
+                      ha="right")
+        ax.set_ylabel("energy per inference (nJ)")
+        ax.set_ylim(0, max(bottom) * 1.12)
+        ax.set_title(f"{task}: energy per inference (TOPS/W on top)", fontsize=9)
+    axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return _save(fig, out_dir, "analog-energy.png")
 
 
 def qubits_figure(rows: list, out_dir: str) -> str | None:

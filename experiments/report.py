@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from experiments.store import Run
 from experiments.tasks import METRICS
 
-README_START = "<!-- results:start -->"
-README_END = "<!-- results:end -->"
-
 
 @dataclass(frozen=True)
 class Row:
@@ -35,6 +32,9 @@ class Row:
     cost: dict = field(default_factory=dict, compare=False)
     config: dict = field(default_factory=dict, compare=False)
     config_hash: str = ""
+    metrics: dict = field(default_factory=dict, compare=False)
+    """``{name: (mean, std)}`` over seeds of every metric all its runs stored (e.g. the
+    ``float_accuracy`` and ``converted_accuracy`` of a float-then-hardware run)."""
 
     @property
     def cell(self) -> str:
@@ -110,9 +110,20 @@ def aggregate(runs: list[Run]) -> list[Row]:
                         statistics.stdev(values) if len(values) > 1 else 0.0,
                         len(rs), rs[0].params, statistics.fmean(r.epochs for r in rs),
                         statistics.fmean(r.seconds_per_epoch for r in rs), labels[key],
-                        rs[0].cost, rs[0].config, rs[0].config_hash))
+                        rs[0].cost, rs[0].config, rs[0].config_hash, _metric_stats(rs)))
     rows.sort(key=lambda r: (r.task, -r.mean if METRICS[r.metric] else r.mean))
     return rows
+
+
+def _metric_stats(runs: list[Run]) -> dict:
+    names = set.intersection(*(set(r.metrics) for r in runs))
+    out = {}
+    for name in sorted(names):
+        values = [r.metrics[name] for r in runs]
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            out[name] = (statistics.fmean(values),
+                         statistics.stdev(values) if len(values) > 1 else 0.0)
+    return out
 
 
 def cost_text(cost: dict) -> str:
@@ -198,16 +209,3 @@ def write_report(runs: list[Run], out_dir: str, title: str = "qrnn comparison") 
         fh.write("\n".join(parts))
     write_html(os.path.join(out_dir, "report.html"), title, intro, rows, figures, out_dir)
     return path
-
-
-def update_readme(readme: str, runs: list[Run]) -> None:
-    """Replace the text between the results markers of ``readme`` by the current table."""
-    with open(readme, encoding="utf-8") as fh:
-        text = fh.read()
-    if README_START not in text or README_END not in text:
-        raise ValueError(f"{readme!r} has no {README_START} ... {README_END} markers")
-    head, rest = text.split(README_START, 1)
-    _old, tail = rest.split(README_END, 1)
-    table = markdown_table(aggregate(runs))
-    with open(readme, "w", encoding="utf-8") as fh:
-        fh.write(f"{head}{README_START}\n{table}\n{README_END}{tail}")

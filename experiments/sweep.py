@@ -51,7 +51,9 @@ def suite_grid(suite: Suite, seeds: Iterable[int], *, models: Iterable[str] | No
     entries of ``models`` (a model the suite has no entry for runs with its defaults) and only
     ``task_names``. ``options`` go to every selected model that declares them (an option no
     selected model declares is an error); ``train`` settings that are not None override the
-    entries' own."""
+    entries' own; ``backend`` (not None) overrides the entries' own. Runs follow the suite's
+    task order (the tasks of ``task_names`` the suite has, then the others as given), so a
+    suite that lists its long tasks first starts them first."""
     entries = list(suite.entries)
     if models is not None:
         models = list(models)
@@ -66,14 +68,21 @@ def suite_grid(suite: Suite, seeds: Iterable[int], *, models: Iterable[str] | No
     overrides = {k: v for k, v in (train or {}).items() if v is not None}
     seeds = list(seeds)
     runs = []
-    for task in (list(task_names) if task_names is not None else suite.tasks):
+    if task_names is None:
+        order = list(suite.tasks)
+    else:
+        task_names = list(dict.fromkeys(task_names))
+        order = ([t for t in suite.tasks if t in task_names]
+                 + [t for t in task_names if t not in suite.tasks])
+    for task in order:
         for entry, spec in zip(entries, specs, strict=True):
             if entry.tasks is not None and task not in entry.tasks:
                 continue
             declared = {o.name for o in spec.options}
             opts = {**entry.options, **{k: v for k, v in options.items() if k in declared}}
             runs += [RunSpec(model=entry.model, task=task, size=suite.size, seed=seed,
-                             backend=backend, hidden_size=entry.hidden_size,
+                             backend=backend if backend is not None else entry.backend,
+                             hidden_size=entry.hidden_size,
                              train={**entry.train, **overrides}, options=opts,
                              task_options=dict(entry.task_options)).resolved()
                      for seed in seeds]

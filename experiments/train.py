@@ -11,6 +11,16 @@ with the model's head (an ``nn.Linear`` on the last step) and the train and vali
 splits; if it returns a dict (with ``"train_mse"``) the head has been fitted in place and
 no gradient descent runs (one "epoch" is recorded, its seconds the whole fit); ``None``
 means "train me by gradient descent as usual".
+
+Float-then-hardware hook (``TrainConfig.float_epochs = N``): a body that can run its exact
+float network on the same parameters defines ``set_hardware(enabled: bool)`` (the analog
+cells, :class:`analog.cells.AnalogLSTM` ...). ``fit`` then trains the first ``N`` epochs with
+the hardware off (a float baseline), restores the best float epoch, converts
+(``set_hardware(True)``) and trains the remaining ``epochs - N`` epochs hardware-aware with a
+fresh optimizer at ``finetune_lr`` (None: ``lr``), keeping the best fine-tuning epoch. Each
+history record carries ``"phase"`` (``"float"`` or ``"hardware"``); the test metrics of the
+float network and of the converted one before fine-tuning are added to the metrics as
+``float_<name>`` and ``converted_<name>``. A body without the hook is refused with one line.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.tasks import Split, TaskData
+from kernels.contract import check_path
+from kernels.optim import RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer, flat_eligible
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -43,6 +55,11 @@ class TrainConfig:
     patience: int = 0
     weight_decay: float = 0.0
     dtype: str = "float32"
+    float_epochs: int = 0
+    """Epochs trained with the body's hardware off before conversion (0 = off; module
+    docstring)."""
+    finetune_lr: float | None = None
+    """Learning rate after conversion when ``float_epochs`` > 0 (None = ``lr``)."""
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size"):
@@ -61,9 +78,28 @@ class TrainConfig:
             raise ValueError(f"weight_decay={self.weight_decay!r}: must be >= 0")
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype={self.dtype!r}; allowed: {', '.join(DTYPES)}")
+        if (not isinstance(self.float_epochs, int) or isinstance(self.float_epochs, bool)
+                or not 0 <= self.float_epochs <= self.epochs):
+            raise ValueError(f"float_epochs={self.float_epochs!r}: must be an integer in "
+                             f"[0, epochs={self.epochs}]")
+        if self.finetune_lr is not None:
+            if not (isinstance(self.finetune_lr, (int, float)) and not isinstance(
+                    self.finetune_lr, bool) and math.isfinite(self.finetune_lr)
+                    and self.finetune_lr > 0):
+                raise ValueError(f"finetune_lr={self.finetune_lr!r}: must be a finite number "
+                                 "> 0 or None")
+            if self.float_epochs == 0:
+                raise ValueError(f"finetune_lr={self.finetune_lr!r} needs float_epochs >= 1 "
+                                 "(it is the learning rate after conversion)")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; ``float_epochs``/``finetune_lr`` only when set, so a run without
+        them keeps the configuration hash it had before they existed."""
+        d = asdict(self)
+        for name in ("float_epochs", "finetune_lr"):
+            if not d[name]:
+                d.pop(name)
+        return d
 
 
 @dataclass
@@ -78,13 +114,37 @@ class FitResult:
     seconds_per_epoch: float = 0.0
 
 
-def make_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
+def make_optimizer(config: TrainConfig, params, lr: float | None = None, path: str = "auto"):
+    """The optimizer of ``config`` over ``params`` at ``lr`` (None: ``config.lr``): on
+    ``path="auto"`` a :class:`kernels.optim.FlatOptimizer` (the same updates in a few
+    operations on one buffer) when the trainable tensors share a dtype and device, else
+    ``torch.optim`` (RMSprop with the QLSTM paper's alpha 0.99, eps 1e-8);
+    ``path="reference"`` always ``torch.optim``."""
+    check_path(path, ("flat",))
+    lr = config.lr if lr is None else lr
+    params = list(params)
+    if path != "reference" and flat_eligible([p for p in params if p.requires_grad]):
+        return FlatOptimizer(params, config.optimizer, lr, config.weight_decay)
+    if path == "flat":
+        raise ValueError("path='flat' needs trainable dense floating-point tensors of one "
+                         "dtype and device")
     if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "rmsprop":  # the QLSTM paper's settings
-        return torch.optim.RMSprop(params, lr=config.lr, alpha=0.99, eps=1e-8,
+        return torch.optim.Adam(params, lr=lr, weight_decay=config.weight_decay)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, alpha=RMSPROP_ALPHA, eps=RMSPROP_EPS,
                                    weight_decay=config.weight_decay)
-    return torch.optim.SGD(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(params, lr=lr, weight_decay=config.weight_decay)
+
+
+def optimizer_step(optimizer, params, clip_grad: float) -> None:
+    """Clip the gradients of ``params`` to a total norm of ``clip_grad`` (0 = off) and take
+    one step, on either kind of optimizer :func:`make_optimizer` returns."""
+    if isinstance(optimizer, FlatOptimizer):
+        optimizer.step(max_grad_norm=clip_grad)
+        return
+    if clip_grad > 0:
+        nn.utils.clip_grad_norm_(params, clip_grad)
+    optimizer.step()
 
 
 def _loss(kind: str, out, y) -> torch.Tensor:
@@ -178,65 +238,110 @@ def _fit_readout(model: nn.Module, task: TaskData, dtype: torch.dtype) -> FitRes
     return FitResult(evaluate(model, task.kind, task.test, dtype=dtype), history, 1, 1, seconds)
 
 
+def _phases(model: nn.Module, config: TrainConfig):
+    """``[(phase, epochs, lr), ...]``: one unnamed phase, or ``float`` then ``hardware`` when
+    ``config.float_epochs`` is set (refused for a body without ``set_hardware``)."""
+    if not config.float_epochs:
+        return None, [(None, config.epochs, config.lr)]
+    body = getattr(model, "body", model)
+    hook = getattr(body, "set_hardware", None)
+    if hook is None:
+        raise ValueError(f"float_epochs={config.float_epochs} needs a body that can switch its "
+                         f"hardware off (set_hardware); {type(body).__name__} has none: use "
+                         "an analog model (analog_lstm, analog_gru, analog_elman) or "
+                         "float_epochs=0")
+    return hook, [("float", config.float_epochs, config.lr),
+                  ("hardware", config.epochs - config.float_epochs,
+                   config.finetune_lr or config.lr)]
+
+
 def fit(model: nn.Module, task: TaskData, config: TrainConfig, seed: int = 0,
         quiet: bool = False) -> FitResult:
     """Train ``model`` (a :class:`experiments.heads.SequenceModel`) on ``task``.
 
     Refused before training (``ValueError``): a head built for another task kind or output
-    size, and splits whose inputs or float targets hold NaN or inf."""
+    size, splits whose inputs or float targets hold NaN or inf, and ``float_epochs`` for a
+    body without ``set_hardware`` or a control task."""
     check_fit_inputs(model, task)
     if task.kind == "control":
+        if config.float_epochs:
+            raise ValueError("float_epochs is not supported on control tasks; use "
+                             "float_epochs=0")
         from experiments.control import fit_policy
 
         return fit_policy(model, task, config, seed=seed, quiet=quiet)
+    hook, phases = _phases(model, config)
     dtype = DTYPES[config.dtype]
     model.to(dtype)
     closed_form = _fit_readout(model, task, dtype)
     if closed_form is not None:
         return closed_form
-    optimizer = make_optimizer(config, model.parameters())
     gen = torch.Generator().manual_seed(seed)
-    train = task.train
-    best = (math.inf, 0, None)  # (validation loss, epoch, state)
-    history = []
-    times = []
+    history, times, extra, best_epoch = [], [], {}, 0
     bar = progress_bar(config.epochs, f"{task.name}", quiet)
     try:
-        for epoch in range(1, config.epochs + 1):
-            start = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(train), generator=gen)
-            total, seen = 0.0, 0
-            for lo in range(0, len(train), config.batch_size):
-                idx = order[lo: lo + config.batch_size]
-                x, y, lengths = _batch(train, idx, dtype)
-                loss = _loss(task.kind, model(x, lengths), y)
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(
-                        f"training loss became {float(loss)} at epoch {epoch}; "
-                        f"lower the learning rate (lr={config.lr})")
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if config.clip_grad > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-                seen += len(idx)
-            times.append(time.perf_counter() - start)
-            val = evaluate(model, task.kind, task.val, dtype=dtype)
-            val_loss = val["mse"] if task.kind == "regression" else val["cross_entropy"]
-            history.append({"epoch": epoch, "train_loss": total / seen, "val_loss": val_loss,
-                            **{f"val_{k}": v for k, v in val.items()}, "seconds": times[-1]})
-            if val_loss < best[0]:
-                best = (val_loss, epoch, {k: v.detach().clone()
-                                          for k, v in model.state_dict().items()})
-            bar.update(1)
-            bar.set_postfix(train=f"{total / seen:.3g}", val=f"{val_loss:.3g}")
-            if config.patience and epoch - best[1] >= config.patience:
-                break
+        for phase, epochs, lr in phases:
+            if phase == "hardware":  # convert the best float network, score it, fine-tune
+                extra = {f"float_{k}": v for k, v in
+                         evaluate(model, task.kind, task.test, dtype=dtype).items()}
+                hook(True)
+                extra.update({f"converted_{k}": v for k, v in
+                              evaluate(model, task.kind, task.test, dtype=dtype).items()})
+            elif phase == "float":
+                hook(False)
+            if epochs:
+                best_epoch = _train_phase(model, task, config, lr, epochs, phase, gen, dtype,
+                                          history, times, bar)
     finally:
         bar.close()
+        if hook is not None:
+            hook(True)
+    metrics = evaluate(model, task.kind, task.test, dtype=dtype)
+    seconds = sum(times) / len(times) if times else 0.0
+    return FitResult({**metrics, **extra}, history, len(history), best_epoch, seconds)
+
+
+def _train_phase(model: nn.Module, task: TaskData, config: TrainConfig, lr: float, epochs: int,
+                 phase: str | None, gen: torch.Generator, dtype: torch.dtype, history: list,
+                 times: list, bar) -> int:
+    """Up to ``epochs`` epochs with a fresh optimizer at ``lr`` (early stopping by
+    ``config.patience``), appending to ``history`` and ``times``; the best epoch's weights are
+    restored and its (1-based, whole-run) number returned."""
+    optimizer = make_optimizer(config, model.parameters(), lr)
+    train = task.train
+    best = (math.inf, 0, None)  # (validation loss, epoch, state)
+    first = len(history) + 1
+    for epoch in range(first, first + epochs):
+        start = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train), generator=gen)
+        total, seen = 0.0, 0
+        for lo in range(0, len(train), config.batch_size):
+            idx = order[lo: lo + config.batch_size]
+            x, y, lengths = _batch(train, idx, dtype)
+            loss = _loss(task.kind, model(x, lengths), y)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"training loss became {float(loss)} at epoch {epoch}; "
+                    f"lower the learning rate (lr={lr})")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer_step(optimizer, model.parameters(), config.clip_grad)
+            total += float(loss.detach()) * len(idx)
+            seen += len(idx)
+        times.append(time.perf_counter() - start)
+        val = evaluate(model, task.kind, task.val, dtype=dtype)
+        val_loss = val["mse"] if task.kind == "regression" else val["cross_entropy"]
+        history.append({"epoch": epoch, "train_loss": total / seen, "val_loss": val_loss,
+                        **{f"val_{k}": v for k, v in val.items()}, "seconds": times[-1],
+                        **({} if phase is None else {"phase": phase})})
+        if val_loss < best[0]:
+            best = (val_loss, epoch, {k: v.detach().clone()
+                                      for k, v in model.state_dict().items()})
+        bar.update(1)
+        bar.set_postfix(train=f"{total / seen:.3g}", val=f"{val_loss:.3g}")
+        if config.patience and epoch - best[1] >= config.patience:
+            break
     if best[2] is not None:
         model.load_state_dict(best[2])
-    metrics = evaluate(model, task.kind, task.test, dtype=dtype)
-    return FitResult(metrics, history, len(history), best[1], sum(times) / len(times))
+    return best[1]

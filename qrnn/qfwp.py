@@ -15,6 +15,11 @@ task head the trainer adds: with ``latent = n_qubits = 8``, ``n_layers = 2``, 4 
 ``Theta_t``, so the circuit runs with per-sample weights; as no measured value feeds back, the
 circuits of every sample and step run in one batched call with weights ``(batch * time,
 n_layers, n_qubits, 1)``. State: ``Theta (B, n_layers, n_qubits)``.
+
+On the ``"fast"`` backend with exact values the whole sequence (programmer, accumulation,
+circuits, and the backward pass) is one compiled call, :class:`~qrnn.qfwp_fused.FusedQFWP`;
+``path="reference"`` keeps the per-step torch code below (also inside the simulator), which
+every other backend runs.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from torch import Tensor, nn
 
 from qrnn.cells import Circuit, QuantumBody, pad_inputs
 from qrnn.circuit import BlockSpec
+from qrnn.qfwp_fused import MAX_QUBITS, FusedQFWP, resolve_path
 
 
 class QFWP(QuantumBody):
@@ -37,7 +43,13 @@ class QFWP(QuantumBody):
         n_qubits: qubits of the circuit (8). n_layers: its variational layers (2).
         n_outputs: measured qubits, the width of ``y_t`` (4).
         decay: the factor on ``Theta_{t-1}`` (1 = the paper's pure accumulation), in [0, 1].
-        num_layers, backend, shots, noise, seed, path: see :class:`~qrnn.cells.QuantumBody`.
+        path: ``"auto"`` (the fused kernel on the ``"fast"`` backend with exact values, the
+            per-step code otherwise), ``"reference"`` (the per-step torch code, also inside the
+            simulator) or ``"cpu"`` (the fused kernel, a one-line error if it cannot run).
+        num_layers, backend, shots, noise, seed: see :class:`~qrnn.cells.QuantumBody`.
+
+    ``forward(x (B, T, input_size), state=None | Theta (B, n_layers, n_qubits))`` returns
+    ``(y (B, T, n_outputs), Theta_T (B, n_layers, n_qubits))``.
     """
 
     def __init__(self, input_size: int, hidden_size: int = 8, *, n_qubits: int = 8,
@@ -68,12 +80,32 @@ class QFWP(QuantumBody):
     def circuits(self) -> list[Circuit]:
         return [Circuit("fast programmer", self.spec, 1, 0)]
 
+    @property
+    def fused(self) -> bool:
+        """Whether :meth:`forward` may run the fused kernel (``"fast"`` backend, exact values,
+        ``path`` not ``"reference"``, at most 16 qubits; ``"auto"`` still falls back to the
+        per-step path, warning once, where no C compiler works)."""
+        return (self.backend == "fast" and self.shots is None and self.path != "reference"
+                and self.n_qubits <= MAX_QUBITS)
+
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, Tensor]:
         x = self.check_input(x, self.encoder.weight.dtype)
         batch, steps = x.shape[:2]
+        shape = (batch, self.n_layers, self.n_qubits)
+        if state is not None:
+            if not isinstance(state, Tensor) or tuple(state.shape) != shape:
+                got = tuple(state.shape) if isinstance(state, Tensor) else type(state).__name__
+                raise ValueError(f"state has shape {got}; expected Theta (batch, n_layers, "
+                                 f"n_qubits) = {shape}")
+            state = state.to(x.dtype)
+        if self.fused and resolve_path(self.path, x) == "cpu":
+            return FusedQFWP.apply(
+                x, state, self.encoder.weight, self.encoder.bias, self.layer_head.weight,
+                self.layer_head.bias, self.qubit_head.weight, self.qubit_head.bias,
+                self.decay, self.output_size)
         e = self.encoder(x)  # (B, T, latent): all steps at once, they do not feed back
         delta = self.layer_head(e)[..., :, None] * self.qubit_head(e)[..., None, :]
-        theta = x.new_zeros(batch, self.n_layers, self.n_qubits) if state is None else state
+        theta = x.new_zeros(shape) if state is None else state
         thetas = []
         for t in range(steps):  # Theta_t = decay * Theta_{t-1} + outer(L_t, Q_t), per sample
             theta = delta[:, t] if self.decay == 0 else self.decay * theta + delta[:, t]

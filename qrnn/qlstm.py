@@ -24,7 +24,7 @@ The paper's output layer Linear(4 -> 1) is the task head the trainer adds on ``y
 126 parameters with its Linear(5 -> 1) head. State: ``(h, c)``.
 
 On the ``"fast"`` backend with exact values, chen2020 runs the whole sequence as one fused
-kernel (:func:`qrnn.sim.recurrent.qlstm_sequence`: readout build, time loop and BPTT in
+kernel (:func:`qrnn.sim.recurrent.run_sequence`: readout build, time loop and BPTT in
 compiled C); ``path="reference"`` keeps the per-step code below, which every other backend
 runs.
 """
@@ -38,7 +38,7 @@ from kernels.contract import check_choice
 from qrnn.cells import Circuit, QuantumBody, check_fit, circuit_weights, pad_inputs
 from qrnn.circuit import BlockSpec
 from qrnn.sim.block import PAULI_MAX_QUBITS
-from qrnn.sim.recurrent import qlstm_sequence
+from qrnn.sim.recurrent import run_sequence
 
 VARIANTS = ("chen2020", "chen2022")
 _DEFAULT_LAYERS = {"chen2020": 2, "chen2022": 5}
@@ -96,8 +96,8 @@ class QLSTM(QuantumBody):
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         x = self.check_input(x, self.weights.dtype)
         if self.fused:
-            ys, hs, c = qlstm_sequence(self.spec, self.weights, x, state,
-                                       hidden_size=self.hidden_size, path=self.path)
+            ys, hs, c = run_sequence(self.spec, self.weights, x, state, self.hidden_size,
+                                     self.path)
             return ys, (hs[:, -1], c)
         batch, steps = x.shape[:2]
         if state is None:

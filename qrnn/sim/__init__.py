@@ -11,6 +11,10 @@
   single autograd nodes with hand-derived gradients; ``path=`` chooses compiled or torch code.
 - :mod:`qrnn.sim.pauli_kernel`: the ``"pauli"`` method's compiled C (``pauli.c`` next to it,
   package data, built on first use by :class:`kernels.cpu_build.Library`).
+- :mod:`qrnn.sim.pauli_nodes`: the two-layer readout build, alone and fused with a block's
+  first step, as autograd nodes over the compiled kernels.
+- :mod:`qrnn.sim.state_kernel`: the ``"gates"`` method's compiled state vectors for shared
+  weights (``state.c``), forward and adjoint backward in one node.
 - :mod:`qrnn.sim.tape`: simulate an arbitrary PennyLane tape (used by the ``qrnn.fast`` device).
 """
 

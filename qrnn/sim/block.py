@@ -7,7 +7,10 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
   matrix (:mod:`qrnn.sim.pauli`); a call is the product of that matrix with the Pauli
   features of the encoded product state, one autograd node whose forward pass also yields
   the input Jacobian (on the CPU both the build and the step are compiled C,
-  :mod:`kernels.pauli`). Exact values only: states and shots go through the unitary.
+  :mod:`qrnn.sim.pauli_kernel`). Two-layer blocks reading <Z> of qubits ``0..m-1`` build
+  the matrix with the first call, as one node (:class:`qrnn.sim.pauli_nodes.PauliBlock`);
+  later calls and :meth:`CompiledBlock.split` reuse it. Exact values only: states and shots
+  go through the unitary.
 * ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
   dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
   the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call
@@ -17,16 +20,20 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
 * ``"gates"``: layer by layer on the batched state: one basis permutation per entangling
   layer, and the rotations of every :data:`GROUP_QUBITS` neighbouring qubits fused into one
   matrix applied in place; needed for per-sample weights and for many qubits (memory grows
-  with ``batch * 2**n``, not ``4**n``).
+  with ``batch * 2**n``, not ``4**n``). With shared weights and exact <Z> on the CPU a call
+  (``"auto"``: above :data:`AUTO_PAULI_MAX_QUBITS` qubits) is one compiled node instead
+  (:mod:`qrnn.sim.state_kernel`: the batch's state vectors in C, gradients by the adjoint
+  method), with the torch code as its reference.
 
-Everything is torch and differentiable by autograd; float32 inputs run in complex64,
-float64 in complex128.
+Everything is differentiable; the torch code runs float32 inputs in complex64, float64 in
+complex128, and every compiled path has it as its reference (``path="reference"``).
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from functools import lru_cache
 
 import torch
 
@@ -39,6 +46,7 @@ from qrnn.circuit import (
     qubit_count_error,
     real_tensor,
 )
+from qrnn.sim import state_kernel
 from qrnn.sim.encode import encode
 from qrnn.sim.fused import PATHS, BlockUnitary, EncodedExpvalZ, PauliReadout, readout_matrix
 from qrnn.sim.fused import compiled as pauli_compiled
@@ -59,6 +67,9 @@ from qrnn.sim.measure import (
     state_expval_z,
     z_signs,
 )
+from qrnn.sim.pauli import clifford_action
+from qrnn.sim.pauli_nodes import PauliBlock, two_layer
+from qrnn.sim.state_kernel import StateBlock
 
 PAULI_MAX_QUBITS = 6
 """Largest block the ``"pauli"`` method accepts (4096 features per sample)."""
@@ -68,12 +79,15 @@ GATES_MAX_QUBITS = 20
 """Largest block the ``"gates"`` method accepts (16 MiB per complex128 amplitude vector)."""
 GROUP_QUBITS = 4
 """The gate method fuses the rotations of this many neighbouring qubits into one matrix."""
-AUTO_PAULI_MAX_QUBITS = (5, 4)
-"""``method="auto"`` takes the Pauli readout for shared weights up to this size, with and
-without its compiled kernels (where it was measured faster than one unitary over a build and
-8 steps forward + backward; ``qrnn bench quantum``)."""
+AUTO_PAULI_MAX_QUBITS = 4
+"""``method="auto"`` takes the Pauli readout for shared weights up to this size: measured
+faster than the compiled state vectors at 4 qubits, for one call and for a build with
+several steps; from 5 qubits its ``4**n`` features cost more."""
 AUTO_UNITARY_MAX_QUBITS = 6
-"""``method="auto"`` builds one unitary for shared weights up to this size (see qrnn.bench)."""
+"""``method="auto"`` builds one unitary for shared weights up to this size when the compiled
+state-vector kernel does not apply (no C compiler, probabilities, shots,
+``path="reference"``); with it, the ``"gates"`` method runs compiled above
+:data:`AUTO_PAULI_MAX_QUBITS`."""
 METHODS = ("auto", "pauli", "unitary", "gates")
 _LIMITS = {"pauli": PAULI_MAX_QUBITS, "unitary": UNITARY_MAX_QUBITS, "gates": GATES_MAX_QUBITS}
 
@@ -111,20 +125,20 @@ def apply_layers(
     return state
 
 
-def choose_method(spec: BlockSpec, method: str, per_sample: bool, compiled: bool = True) -> str:
+def choose_method(spec: BlockSpec, method: str, per_sample: bool, kernel: bool = False) -> str:
     """Resolve ``method`` for this block, or raise naming the limit that is exceeded.
 
-    ``compiled``: whether the ``"pauli"`` method would run its compiled kernels (it then
-    pays off for one more qubit, :data:`AUTO_PAULI_MAX_QUBITS`)."""
+    ``kernel``: whether a ``"gates"`` block would run the compiled state-vector kernel
+    (:mod:`qrnn.sim.state_kernel`); ``"auto"`` then takes it above
+    :data:`AUTO_PAULI_MAX_QUBITS` instead of a unitary."""
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not allowed; choose one of {METHODS}")
     n = spec.n_qubits
     if method == "auto":
-        if per_sample or n > AUTO_UNITARY_MAX_QUBITS:
+        if per_sample or n > AUTO_UNITARY_MAX_QUBITS or (kernel and n > AUTO_PAULI_MAX_QUBITS):
             method = "gates"
         else:
-            pauli_max = AUTO_PAULI_MAX_QUBITS[0 if compiled else 1]
-            method = "pauli" if n <= pauli_max else "unitary"
+            method = "pauli" if n <= AUTO_PAULI_MAX_QUBITS else "unitary"
     if method != "gates" and per_sample:
         raise ValueError(
             f"method={method!r} needs shared weights of shape "
@@ -180,32 +194,50 @@ class CompiledBlock(CircuitBlock):
         self.batch = stacked.shape[1] if stacked.ndim == 5 else None
         self.dtype = stacked.dtype
         per_sample = self.batch is not None
-        small = not per_sample and spec.n_qubits <= AUTO_PAULI_MAX_QUBITS[0]
-        uses_kernels = small and pauli_compiled(stacked, self.path)
-        self.method = choose_method(spec, method, per_sample, uses_kernels)
+        kernel = (method in ("auto", "gates") and spec.n_qubits > AUTO_PAULI_MAX_QUBITS
+                  and state_kernel.applies(spec.n_qubits, spec.measurement, per_sample, shots)
+                  and state_kernel.compiled(stacked, self.path))
+        self.method = choose_method(spec, method, per_sample, kernel)
         self.n_circuits = stacked.shape[0]
         n = spec.n_qubits
-        pairs = spec.entangler_pairs()
+        pairs = entangler_pairs(spec)
         self._stacked, self._unitary_rows = stacked, None
+        single = not self.multi and isinstance(weights, torch.Tensor) and weights.ndim == 3
+        self._single = weights if single else None  # one shared tensor, as given
+        self._readout = None
         if self.method == "pauli":
             probs = spec.measurement == "probs"
-            self._readout = readout_matrix(
-                stacked, spec.rotation, pairs, spec.wires, probs, self.path
-            )
+            fuse = shots is None and two_layer(spec.n_layers, spec.wires, probs)
+            if fuse and pauli_compiled(stacked, self.path):  # built with the first step
+                self._layer = clifford_action(pairs, n, self.dtype) if pairs else (None, None)
+            else:
+                self._readout = readout_matrix(
+                    stacked, spec.rotation, pairs, spec.wires, probs, self.path
+                )
         elif self.method == "unitary":
             self._unitary()
         else:
-            mats = rotation_matrices(spec.rotation, stacked)  # (C, [B,] L, n, 2, 2)
+            self._groups = qubit_groups(n, GROUP_QUBITS)
+            self._perm = cnot_permutation(pairs, n) if pairs else None
+            self._fused = None  # the torch path's fused rotations, built on first use
+            self._kernel = kernel or (state_kernel.applies(n, spec.measurement, per_sample, shots)
+                                      and state_kernel.compiled(stacked, self.path))
+            if not self._kernel:
+                self._layer_matrices()
+
+    def _layer_matrices(self) -> list[torch.Tensor]:
+        """The ``"gates"`` method's fused rotations (:func:`layer_matrices`), built once."""
+        if self._fused is None:
+            mats = rotation_matrices(self.spec.rotation, self._stacked)  # (C, [B,] L, n, 2, 2)
             if self.batch is None:
                 mats = mats.unsqueeze(1)  # broadcast over the batch
-            self._groups = qubit_groups(n, GROUP_QUBITS)
-            perm = cnot_permutation(pairs, n) if pairs else None
-            self._fused, self._perm = layer_matrices(mats, self._groups), perm
+            self._fused = layer_matrices(mats, self._groups)
+        return self._fused
 
     def _unitary(self) -> torch.Tensor:
         """The C transposed unitaries side by side, ``(2**n, C * 2**n)`` (built on first use)."""
         if self._unitary_rows is None:
-            n, pairs = self.spec.n_qubits, self.spec.entangler_pairs()
+            n, pairs = self.spec.n_qubits, entangler_pairs(self.spec)
             if self.spec.n_layers == 0:
                 eye = torch.eye(2**n, dtype=complex_dtype(self.dtype))
                 self._unitary_rows = eye.repeat(1, self.n_circuits)
@@ -226,10 +258,14 @@ class CompiledBlock(CircuitBlock):
         :class:`CompiledBlock` of a sequence of ``size`` weight tensors; gradients flow back
         to the one build.
         """
+        if self.method == "pauli" and self._readout is None:
+            spec = self.spec
+            self._readout = readout_matrix(self._stacked, spec.rotation, entangler_pairs(spec),
+                                           spec.wires, False, self.path)
         groups, start = [], 0
         for size in self._check_split(sizes):
             group = copy.copy(self)
-            group.multi, group.n_circuits = True, size
+            group.multi, group.n_circuits, group._single = True, size, None
             cut = slice(start, start + size)
             group._stacked = self._stacked[cut]
             if self._unitary_rows is not None:
@@ -238,7 +274,7 @@ class CompiledBlock(CircuitBlock):
             if self.method == "pauli":
                 width = self._readout.shape[1] // self.n_circuits
                 group._readout = self._readout[:, start * width : (start + size) * width]
-            elif self.method == "gates":
+            elif self.method == "gates" and self._fused is not None:
                 group._fused = [mat[cut] for mat in self._fused]
             groups.append(group)
             start += size
@@ -265,8 +301,9 @@ class CompiledBlock(CircuitBlock):
             out = psi @ self._unitary()
             return out.reshape(psi.shape[0], self.n_circuits, -1)
         state = psi.unsqueeze(0)  # (1, B, dim)
-        out = apply_layers(self.spec, state, self._fused, self._groups, self._perm)  # (C, B, dim)
-        return out.transpose(0, 1)
+        fused = self._layer_matrices()
+        out = apply_layers(self.spec, state, fused, self._groups, self._perm)  # (C, B, dim)
+        return out.expand(self.n_circuits, -1, -1).transpose(0, 1)  # C' = 1 without layers
 
     def __call__(self, x) -> torch.Tensor:
         """Measured outputs for ``x`` ``(batch, n_qubits)`` or ``(n_qubits,)`` (see class
@@ -274,11 +311,23 @@ class CompiledBlock(CircuitBlock):
         spec, shots, generator = self.spec, self.shots, self.generator
         x = check_inputs(spec, x)
         if self.method == "pauli" and shots is None:
-            out = PauliReadout.apply(
-                self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
-            )
+            if self._readout is None:  # first step: one node with the build
+                weights = self._stacked if self._single is None else self._single
+                out, self._readout = PauliBlock.apply(
+                    self._inputs(x), weights, spec.rotation, len(spec.wires), spec.encoding,
+                    *self._layer)
+                if self._single is not None:  # (B, m): no circuit axis to drop
+                    return out.squeeze(0) if x.ndim == 1 else out
+            else:
+                out = PauliReadout.apply(
+                    self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
+                )
             return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
+        if self.method == "gates" and self._kernel:
+            out = StateBlock.apply(self._inputs(x), self._stacked, spec.encoding, spec.rotation,
+                                   self._perm, measured_wires(wires))
+            return self._shape(out, x)
         if self.method == "unitary" and spec.measurement == "z" and shots is None:
             signs = z_signs(n, wires, self.dtype)
             out = EncodedExpvalZ.apply(self._inputs(x), self._unitary(), signs, spec.encoding)
@@ -302,6 +351,18 @@ class CompiledBlock(CircuitBlock):
         if x.ndim == 1 and self.batch is None:
             out = out.squeeze(0)
         return out
+
+
+@lru_cache(maxsize=256)
+def entangler_pairs(spec: BlockSpec) -> tuple[tuple[int, int], ...]:
+    """:meth:`BlockSpec.entangler_pairs`, cached per description (built once per block)."""
+    return spec.entangler_pairs()
+
+
+@lru_cache(maxsize=64)
+def measured_wires(wires: tuple[int, ...]) -> torch.Tensor:
+    """``wires`` as an int64 tensor (cached: do not modify)."""
+    return torch.tensor(wires, dtype=torch.int64)
 
 
 def stack_weights(spec: BlockSpec, weights: Sequence) -> torch.Tensor:

@@ -36,6 +36,7 @@ from qrnn.sim.pauli import (
     readout_plan,
     rotation_transfer,
 )
+from qrnn.sim.pauli_nodes import TwoLayerReadout, two_layer
 
 PATHS = ("auto", "reference", "cpu")
 """Fast-path choices of the ``"pauli"`` method (:func:`kernels.contract.check_path`)."""
@@ -202,11 +203,16 @@ def readout_matrix(weights, kind, pairs, wires, probs, path: str = "auto") -> to
         weights: ``(C, L, n, k)`` rotation angles; kind: rotation name; pairs: the CNOT
             pairs of one entangling layer; wires, probs: what is measured; path: one of
             :data:`PATHS` (:func:`compiled`).
+
+    Compiled: :class:`TwoLayerReadout` where :func:`two_layer` holds, else
+    :class:`HeisenbergReadout`; torch: :class:`ReadoutMatrix`.
     """
     circuits, layers, n = weights.shape[:3]
     if layers > 0 and compiled(weights, path):
-        obs = observable_rows(n, tuple(wires), probs, weights.dtype)
         image, sign = clifford_action(tuple(pairs), n, weights.dtype) if pairs else (None, None)
+        if two_layer(layers, wires, probs):
+            return TwoLayerReadout.apply(weights, kind, len(wires), image, sign)
+        obs = observable_rows(n, tuple(wires), probs, weights.dtype)
         return HeisenbergReadout.apply(weights, kind, obs, image, sign)
     if layers > 0:
         plan = readout_plan(kind, tuple(pairs), tuple(wires), probs, n, layers, weights.dtype)

@@ -44,6 +44,14 @@
  * gradient the same way, and accumulates ``g_T[a, b] += sum o_before[.., a, ..]
  * g_after[.., b, ..]``: no saved intermediates.
  *
+ * ``readout2`` / ``readout2_backward`` (``pauli_readout2.h``): the readout matrix of
+ * two-layer circuits that read <Z> of qubits 0..m-1, built from the angles by the circuit's
+ * structure, and its gradient in the angles.
+ *
+ * ``pauli_block``: ``readout2`` of C circuits (rotation code ``rot``) into ``r (4**n, C m)``,
+ * then ``pauli_readout`` of the batch on it. ``pauli_block_backward``: ``g_r = g_readout +
+ * feats^T g_out`` (either part NULL: absent), then ``readout2_backward`` into ``g_w``.
+ *
  * Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
  * memory cannot be allocated.
  *
@@ -79,6 +87,7 @@
 
 #else  /* PAULI_INSTANCE: the kernels, for one REAL type */
 #include "pauli_step.h"
+#include "pauli_readout2.h"
 
 int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
                       size_t ldr, REAL *out, REAL *jac, REAL *feats) {
@@ -88,10 +97,41 @@ int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const R
     REAL *buf = malloc(sizeof(REAL) * 2 * kk * part);
     if (!buf) return 2;
     for (int b = 0; b < batch; b++)
-        SFX(readout)(n, m, kind, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
+        SFX(readout)(n, m, kind, 0, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
                      jac ? jac + (size_t)b * n * m : NULL, feats ? feats + b * dim : NULL, buf);
     free(buf);
     return 0;
+}
+
+int SFX(pauli_block)(int batch, int circuits, int n, int m, int rot, int kind,
+                    const REAL *weights, const int64_t *image, const REAL *sign,
+                    const REAL *x, REAL *r, REAL *out, REAL *jac, REAL *feats) {
+    int failed = SFX(readout2)(circuits, n, m, rot, weights, image, sign, r);
+    if (failed) return failed;
+    return SFX(pauli_readout)(batch, n, circuits * m, kind, x, r, (size_t)circuits * m, out,
+                              jac, feats);
+}
+
+int SFX(pauli_block_backward)(int batch, int circuits, int n, int m, int rot,
+                             const REAL *weights, const int64_t *image, const REAL *sign,
+                             const REAL *feats, const REAL *g_out, const REAL *g_readout,
+                             REAL *g_w) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || m < 1) return 1;
+    size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
+    REAL *g_r = malloc(sizeof(REAL) * dim * width);
+    if (!g_r) return 2;
+    if (g_readout) memcpy(g_r, g_readout, sizeof(REAL) * dim * width);
+    else memset(g_r, 0, sizeof(REAL) * dim * width);
+    for (int b = 0; feats && g_out && b < batch; b++) {  /* g_r += feats^T g_out */
+        const REAL *f = feats + (size_t)b * dim, *g = g_out + (size_t)b * width;
+        for (size_t s = 0; s < dim; s++) {
+            REAL *row = g_r + s * width;
+            for (size_t j = 0; j < width; j++) row[j] += f[s] * g[j];
+        }
+    }
+    int failed = SFX(readout2_backward)(circuits, n, m, rot, weights, image, sign, g_r, g_w);
+    free(g_r);
+    return failed;
 }
 
 /* o[hi, b, lo] <- sum_a o[hi, a, lo] t[a, b]: qubit q of n, each element a row of w values

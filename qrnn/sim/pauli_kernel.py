@@ -32,6 +32,10 @@ _SIGNATURES = {
     "pauli_readout": [_I32, _I32, _I32, _I32, _PTR, _PTR, ctypes.c_size_t, _PTR, _PTR, _PTR],
     "pauli_heisenberg": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR],
     "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
+    "readout2": [_I32] * 4 + [_PTR] * 4,
+    "readout2_backward": [_I32] * 4 + [_PTR] * 5,
+    "pauli_block": [_I32] * 6 + [_PTR] * 8,
+    "pauli_block_backward": [_I32] * 5 + [_PTR] * 7,
 }
 SOURCE = Path(__file__).with_name("pauli.c")
 """The C source (package data)."""
@@ -86,6 +90,130 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     if failed:
         raise MemoryError(f"Pauli readout kernel could not allocate {(n + 1) * 4**n} values")
     return out, feats, jac
+
+
+ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
+"""Rotations of the two-layer build (:func:`readout2`), by their code in the source."""
+
+
+def _check_readout2(weights: Tensor, m: int, rotation: str, image, sign) -> None:
+    if rotation not in ROTATION_CODES:
+        raise ValueError(f"rotation={rotation!r} is not allowed; choose one of "
+                         f"{tuple(ROTATION_CODES)}")
+    kk = 3 if rotation == "rot" else 1
+    if (weights.ndim != 4 or weights.shape[1] != 2 or weights.shape[3] != kk
+            or not 1 <= weights.shape[2] <= MAX_QUBITS or not 1 <= m <= weights.shape[2]):
+        raise ValueError(f"weights have shape {tuple(weights.shape)} for m={m}: expected "
+                         f"(C, 2, n, {kk}) with 1 <= m <= n <= {MAX_QUBITS}")
+    if weights.dtype not in _SUFFIX or not weights.is_cpu or not weights.is_contiguous():
+        raise TypeError(f"weights are {weights.dtype} on {weights.device}: expected contiguous "
+                        "float32 or float64 on the CPU")
+    _check_layer(4 ** weights.shape[2], weights.dtype, image, sign)
+
+
+def _check_layer(dim: int, dtype: torch.dtype, image, sign) -> None:
+    if (image is None) != (sign is None) or (image is not None and (
+            image.shape != (dim,) or sign.shape != (dim,) or image.dtype != torch.int64
+            or sign.dtype != dtype or not image.is_contiguous() or not sign.is_contiguous())):
+        raise ValueError(f"image and sign must both be None or contiguous ({dim},) int64 and "
+                         f"{dtype} tensors")
+
+
+def readout2(weights: Tensor, m: int, rotation: str, image: Tensor | None = None,
+             sign: Tensor | None = None) -> Tensor:
+    """The readout matrix of C two-layer circuits that read <Z> of qubits ``0..m-1``.
+
+    Built from the angles by the circuits' structure (``pauli_readout2.h``): the same matrix
+    as :func:`heisenberg` of the two layers' transfer matrices, with far fewer operations.
+
+    Args:
+        weights: ``(C, 2, n, k)`` contiguous angles (k = 3 for ``"rot"``, else 1).
+        m: measured qubits; rotation: ``"rot"``, ``"rx"``, ``"ry"`` or ``"rz"``.
+        image, sign: the CNOT layer (:func:`qrnn.sim.pauli.clifford_action`) or None.
+
+    Returns:
+        ``(4**n, C * m)``: column ``c * m + k`` is <Z_k> of circuit c.
+    """
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    rows = weights.new_empty(4**n, circuits * m)
+    failed = LIBRARY.function("readout2", weights.dtype)(
+        circuits, n, m, ROTATION_CODES[rotation], weights.data_ptr(), _ptr(image), _ptr(sign),
+        rows.data_ptr())
+    if failed:
+        raise MemoryError(f"two-layer readout kernel could not allocate {2 * 4**n} values")
+    return rows
+
+
+def readout2_backward(weights: Tensor, m: int, rotation: str, grad: Tensor,
+                      image: Tensor | None = None, sign: Tensor | None = None) -> Tensor:
+    """Gradient of :func:`readout2` in the angles, ``(C, 2, n, k)``, from ``grad`` (the
+    gradient of the loss in its output, ``(4**n, C * m)``)."""
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    if grad.shape != (4**n, circuits * m) or grad.dtype != weights.dtype:
+        raise ValueError(f"grad has shape {tuple(grad.shape)}, dtype {grad.dtype}: expected "
+                         f"({4**n}, {circuits * m}) {weights.dtype}")
+    grad = grad.contiguous()
+    g_w = torch.empty_like(weights)
+    failed = LIBRARY.function("readout2_backward", weights.dtype)(
+        circuits, n, m, ROTATION_CODES[rotation], weights.data_ptr(), _ptr(image), _ptr(sign),
+        grad.data_ptr(), g_w.data_ptr())
+    if failed:
+        raise MemoryError(f"two-layer readout kernel could not allocate {3 * 4**n} values")
+    return g_w
+
+
+def block(x: Tensor, weights: Tensor, m: int, rotation: str, encoding: str,
+          image: Tensor | None, sign: Tensor | None, jacobian: bool, features: bool):
+    """:func:`readout2` and :func:`readout` of it in one call: ``(out (B, C m), readout,
+    feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights (C, 2, n, k)``."""
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    if encoding not in _CODES:
+        raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
+    if x.shape != (x.shape[0], n) or x.dtype != weights.dtype or not x.is_contiguous():
+        raise ValueError(f"x has shape {tuple(x.shape)}, dtype {x.dtype}: expected contiguous "
+                         f"(B, {n}) {weights.dtype}")
+    batch, width = x.shape[0], circuits * m
+    rows, out = x.new_empty(4**n, width), x.new_empty(batch, width)
+    jac = x.new_empty(batch, n, width) if jacobian else None
+    feats = x.new_empty(batch, 4**n) if features else None
+    failed = LIBRARY.function("pauli_block", x.dtype)(
+        batch, circuits, n, m, ROTATION_CODES[rotation], _CODES[encoding], weights.data_ptr(),
+        _ptr(image), _ptr(sign), x.data_ptr(), rows.data_ptr(), out.data_ptr(), _ptr(jac),
+        _ptr(feats))
+    if failed:
+        raise MemoryError(f"Pauli block kernel could not allocate {(n + 1) * 4**n} values")
+    return out, rows, feats, jac
+
+
+def block_backward(weights: Tensor, m: int, rotation: str, image: Tensor | None,
+                   sign: Tensor | None, feats: Tensor | None, g_out: Tensor | None,
+                   g_readout: Tensor | None) -> Tensor:
+    """Gradient of :func:`block` in the angles, ``(C, 2, n, k)``, from the gradients of its
+    outputs (``g_out (B, C m)`` with the saved ``feats``, and ``g_readout``; None: zero)."""
+    _check_readout2(weights, m, rotation, image, sign)
+    circuits, _, n = weights.shape[:3]
+    width = circuits * m
+    if g_readout is not None:
+        g_readout = g_readout.contiguous()
+        if g_readout.shape != (4**n, width) or g_readout.dtype != weights.dtype:
+            raise ValueError(f"g_readout has shape {tuple(g_readout.shape)}: expected "
+                             f"({4**n}, {width})")
+    if g_out is not None:
+        g_out = g_out.contiguous()
+        if feats is None or g_out.shape != (feats.shape[0], width) or feats.shape[1] != 4**n:
+            raise ValueError(f"g_out has shape {tuple(g_out.shape)}: expected (B, {width}) "
+                             f"with the features (B, {4**n})")
+    g_w = torch.empty_like(weights)
+    failed = LIBRARY.function("pauli_block_backward", weights.dtype)(
+        feats.shape[0] if g_out is not None else 0, circuits, n, m, ROTATION_CODES[rotation],
+        weights.data_ptr(), _ptr(image), _ptr(sign), _ptr(feats), _ptr(g_out), _ptr(g_readout),
+        g_w.data_ptr())
+    if failed:
+        raise MemoryError(f"Pauli block kernel could not allocate {3 * 4**n * width} values")
+    return g_w
 
 
 def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | None) -> None:

@@ -69,11 +69,12 @@ static void SFX(contract2)(size_t rows, int m, const REAL *restrict src, size_t 
 }
 
 /* One readout of m columns of r (row stride ldr) at inputs v (n values): out (m); with jac
-   not NULL also jac (n, m) = d out / d v and feats (4**n). buf holds 2 (n + 1) 4**(n-1) m.
-   R is contracted one qubit at a time; the 1 + n products (value and one derivative slot
-   each) share the passes over the qubits before their slot. */
-static void SFX(readout)(int n, int m, int kind, const REAL *v, const REAL *r, size_t ldr,
-                         REAL *out, REAL *jac, REAL *feats, REAL *buf) {
+   not NULL also jac (n, m) = d out / d v (rows of qubits before `first` are zero: those
+   derivatives are not needed, e.g. of data inputs) and feats (4**n). buf holds
+   2 (n + 1) 4**(n-1) m. R is contracted one qubit at a time; the value and the derivative
+   slots share the passes over the qubits before their slot. */
+static void SFX(readout)(int n, int m, int kind, int first, const REAL *v, const REAL *r,
+                         size_t ldr, REAL *out, REAL *jac, REAL *feats, REAL *buf) {
     REAL vecs[4 * MAX_QUBITS] = {0}, dvecs[4 * MAX_QUBITS] = {0};
     size_t dim = (size_t)1 << (2 * n), part = dim / 4 * m;
     int kk = jac ? n + 1 : 1;
@@ -87,16 +88,19 @@ static void SFX(readout)(int n, int m, int kind, const REAL *v, const REAL *r, s
         int last = q == n - 1;
         size_t ld = q == 0 ? ldr : (size_t)m;
         REAL *to[MAX_QUBITS + 1];
+        int slot = jac && q >= first;  /* slot k >= 1 is the derivative in qubit first+k-1 */
         for (int k = 0; k <= live; k++)
-            to[k] = !last ? next + k * rows * m : k == 0 ? out : jac + (size_t)(k - 1) * m;
+            to[k] = !last ? next + k * rows * m
+                    : k == 0 ? out : jac + (size_t)(first + k - 1) * m;
         for (int k = 1; k < live; k++)  /* derivative slots of earlier qubits */
             SFX(contract)(rows, m, cur + k * 4 * rows * m, ld, vecs + 4 * q, to[k]);
         const REAL *src = q == 0 ? r : cur;  /* partial 0: the value, and slot q's source */
-        if (jac)
+        if (slot)
             SFX(contract2)(rows, m, src, ld, vecs + 4 * q, dvecs + 4 * q, to[0], to[live]);
         else
             SFX(contract)(rows, m, src, ld, vecs + 4 * q, to[0]);
-        if (jac) live++;
+        live += slot;
         REAL *t = cur; cur = next; next = t;
     }
+    if (jac && first > 0) memset(jac, 0, sizeof(REAL) * (size_t)first * m);
 }

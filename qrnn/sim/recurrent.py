@@ -29,6 +29,7 @@ in the weights' dtype (float32 or float64).
 from __future__ import annotations
 
 import ctypes
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -39,15 +40,15 @@ from kernels.contract import AUTO, REFERENCE, check_path
 from qrnn.circuit import BlockSpec, real_tensor
 from qrnn.sim import pauli_kernel
 from qrnn.sim.block import PAULI_MAX_QUBITS, CompiledBlock, stack_weights
+from qrnn.sim.fused import two_layer
 from qrnn.sim.pauli import clifford_action, observable_rows, rotation_transfer
+from qrnn.sim.pauli_kernel import ROTATION_CODES
 
 GATE_CIRCUITS, OUT_CIRCUITS = 4, 2
 CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
 """The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
 ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
 """Encodings the kernel computes, by their code in :file:`recurrent.c`."""
-ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
-"""Rotations of the two-layer readout build in :file:`recurrent.c`, by their code."""
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
 :mod:`qrnn.sim.fused`."""
@@ -65,10 +66,10 @@ def _source() -> str:
 
 _PTR, _I32, _SIZE = ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t
 _SIGNATURES = {
-    "qlstm_forward": [_I32] * 6 + [_PTR] * 8 + [_SIZE],
+    "qlstm_forward": [_I32] * 7 + [_PTR] * 8 + [_SIZE],
     "qlstm_backward": [_I32] * 5 + [_PTR, _SIZE] + [_PTR] * 7,
-    "readout2": [_I32] * 4 + [_PTR] * 4,
-    "readout2_backward": [_I32] * 4 + [_PTR] * 5,
+    "qlstm_forward2": [_I32] * 8 + [_PTR] * 10 + [_SIZE],
+    "qlstm_backward2": [_I32] * 6 + [_PTR] * 4 + [_SIZE] + [_PTR] * 7,
     "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
     "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
 }
@@ -94,64 +95,94 @@ class FusedQLSTM(torch.autograd.Function):
 
     Inputs:
         x: ``(B, T, input_size)``; weights: ``(6, *spec.weight_shape)``; h0
-        ``(B, hidden_size)``, c0 ``(B, n)``, all of one dtype (float32/float64) on the CPU;
-        spec: the circuits' :class:`~qrnn.circuit.BlockSpec` (no gradient).
+        ``(B, hidden_size)``, c0 ``(B, n)`` or both None for zeros, all of one dtype
+        (float32/float64) on the CPU; spec: the circuits' :class:`~qrnn.circuit.BlockSpec`;
+        hidden: hidden_size (no gradients for the last two).
 
     Outputs: ``ys (B, T, n)``, ``hs (B, T, hidden_size)``, ``c_T (B, n)``.
 
     Forward: the readout matrix ``R (4**n, 6 n)`` of the six circuits (column ``c n + k``
-    the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices (:func:`_readout`),
-    then the time loop of :file:`recurrent.c`, which
-    keeps :func:`record_size` values per step and sample (features and input Jacobians of
-    both readouts, the gates) when any input needs a gradient. Backward: one pass back in
-    time per sample (gradients of x, h0, c0 and ``R``), then ``R``'s gradient back to the
-    transfer matrices and the angles (``readout2_backward`` for two layers,
-    :func:`qrnn.sim.pauli_kernel.heisenberg_backward` otherwise).
+    the <Z_k> row of circuit c) from the rotations' Pauli transfer matrices, then the time
+    loop of :file:`recurrent.c`, which keeps :func:`record_size` values per step and sample
+    (features and input Jacobians of both readouts, the gates) when any input needs a
+    gradient. Backward: one pass back in time per sample (gradients of x, h0, c0 and ``R``),
+    then ``R``'s gradient back to the angles. Two-layer circuits (:func:`structured`) do
+    all of it in one compiled call each way (``qlstm_forward2``, ``qlstm_backward2``: the
+    build of ``pauli_readout2.h`` inside); others build ``R`` by :func:`_readout` and take
+    its gradient back by :func:`readout_weight_grad`.
     """
 
     @staticmethod
-    def forward(ctx, x, weights, h0, c0, spec):
+    def forward(ctx, x, weights, h0, c0, spec, hidden):
         batch, steps, inputs = x.shape
-        n, hidden = spec.n_qubits, h0.shape[1]
-        grad_w = ctx.needs_input_grad[1] and spec.n_layers > 0
-        weights = weights.contiguous()
-        readout, transfer, dtransfer, layer = _readout(spec, weights, grad_w)
-        x, h0, c0 = x.contiguous(), h0.contiguous(), c0.contiguous()
+        n = spec.n_qubits
+        weights, x = weights.contiguous(), x.contiguous()
+        h0, c0 = _contiguous(h0), _contiguous(c0)
         ys, hs = x.new_empty(batch, steps, n), x.new_empty(batch, steps, hidden)
         c_out = x.new_empty(batch, n)
         train = any(ctx.needs_input_grad[:4])
+        ctx.set_materialize_grads(False)  # outputs without a gradient come back as None
         record = record_size(n)
         saved = x.new_empty(steps, batch, record) if train else None
-        failed = LIBRARY.function("qlstm_forward", x.dtype)(
-            batch, steps, n, inputs, hidden, ENCODING_CODES[spec.encoding], x.data_ptr(),
-            readout.data_ptr(), h0.data_ptr(), c0.data_ptr(), ys.data_ptr(), hs.data_ptr(),
-            c_out.data_ptr(), _ptr(saved), record)
+        sizes = (batch, steps, n, inputs, hidden)
+        code, x_grad = ENCODING_CODES[spec.encoding], int(ctx.needs_input_grad[0])
+        ctx.layer = layer = _layer(spec, x.dtype)
+        outputs = (x.data_ptr(), _ptr(h0), _ptr(c0), ys.data_ptr(), hs.data_ptr(),
+                   c_out.data_ptr(), _ptr(saved), record)
+        if structured(spec):  # readout build inside the call
+            readout = transfer = dtransfer = None
+            failed = LIBRARY.function("qlstm_forward2", x.dtype)(
+                *sizes, code, x_grad, ROTATION_CODES[spec.rotation], weights.data_ptr(),
+                *map(_ptr, layer), *outputs)
+        else:
+            grad_w = ctx.needs_input_grad[1] and spec.n_layers > 0
+            readout, transfer, dtransfer, _ = _readout(spec, weights, grad_w)
+            failed = LIBRARY.function("qlstm_forward", x.dtype)(
+                *sizes, code, x_grad, outputs[0], readout.data_ptr(), *outputs[1:])
         if failed:
             raise MemoryError(f"fused QLSTM kernel could not allocate its scratch (n={n})")
         if train:
             ctx.save_for_backward(saved, readout, weights, transfer, dtransfer)
-            ctx.layer, ctx.sizes, ctx.spec = layer, (batch, steps, n, inputs, hidden), spec
+            ctx.sizes, ctx.spec = sizes, spec
         return ys, hs, c_out
 
     @staticmethod
     def backward(ctx, g_ys, g_hs, g_c):
         saved, readout, weights, transfer, dtransfer = ctx.saved_tensors
-        spec = ctx.spec
-        batch, steps, n, inputs, hidden = ctx.sizes
-        g_x = saved.new_empty(batch, steps, inputs)
-        g_r = torch.zeros_like(readout)
-        g_h0, g_c0 = saved.new_empty(batch, hidden), saved.new_empty(batch, n)
+        spec, (batch, steps, n, inputs, hidden) = ctx.spec, ctx.sizes
+        needs = ctx.needs_input_grad
+        g_x = saved.new_empty(batch, steps, inputs) if needs[0] else None
+        g_h0 = saved.new_empty(batch, hidden) if needs[2] else None
+        g_c0 = saved.new_empty(batch, n) if needs[3] else None
         grads = [None if g is None else g.contiguous() for g in (g_ys, g_hs, g_c)]
-        failed = LIBRARY.function("qlstm_backward", saved.dtype)(
-            batch, steps, n, inputs, hidden, saved.data_ptr(), saved.shape[-1],
-            *map(_ptr, grads), g_x.data_ptr(), g_r.data_ptr(), g_h0.data_ptr(),
-            g_c0.data_ptr())
+        common = (saved.data_ptr(), saved.shape[-1], *map(_ptr, grads), _ptr(g_x))
+        g_w = None
+        if structured(spec):
+            g_w = torch.empty_like(weights)
+            failed = LIBRARY.function("qlstm_backward2", saved.dtype)(
+                *ctx.sizes, ROTATION_CODES[spec.rotation], weights.data_ptr(),
+                *map(_ptr, ctx.layer), *common, g_w.data_ptr(), _ptr(g_h0), _ptr(g_c0))
+        else:
+            g_r = torch.zeros_like(readout)
+            failed = LIBRARY.function("qlstm_backward", saved.dtype)(
+                *ctx.sizes, *common, g_r.data_ptr(), _ptr(g_h0), _ptr(g_c0))
+            if needs[1] and not failed:
+                g_w = readout_weight_grad(ctx, spec, weights, readout, transfer, dtransfer, g_r)
         if failed:
             raise RuntimeError(f"fused QLSTM backward rejected its sizes (n={n})")
-        g_w = None
-        if ctx.needs_input_grad[1]:
-            g_w = readout_weight_grad(ctx, spec, weights, readout, transfer, dtransfer, g_r)
-        return g_x, g_w, g_h0, g_c0, None
+        return g_x, g_w if needs[1] else None, g_h0, g_c0, None, None
+
+
+def _contiguous(t: Tensor | None) -> Tensor | None:
+    return None if t is None else t.contiguous()
+
+
+@lru_cache(maxsize=64)
+def _layer(spec: BlockSpec, dtype: torch.dtype):
+    """The entangling layer's ``(image, sign)`` (:func:`~qrnn.sim.pauli.clifford_action`) or
+    ``(None, None)``. (Cached: do not modify.)"""
+    pairs = spec.entangler_pairs()
+    return clifford_action(pairs, spec.n_qubits, dtype) if pairs else (None, None)
 
 
 def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
@@ -159,7 +190,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     ``(C, *spec.weight_shape)``, contiguous) reading ``m = len(spec.wires)`` values each.
 
     Two-layer circuits that read qubits ``0..m-1`` are built from the angles by the
-    structured ``readout2`` of :file:`recurrent.c` (no transfer matrices returned: backward
+    structured :func:`qrnn.sim.pauli_kernel.readout2` (no transfer matrices returned: backward
     recomputes them); others by :func:`qrnn.sim.pauli_kernel.heisenberg` from
     :func:`~qrnn.sim.pauli.rotation_transfer` (and its derivatives when ``derivative``)."""
     n, dtype, circuits = spec.n_qubits, weights.dtype, weights.shape[0]
@@ -170,11 +201,7 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     if spec.n_layers == 0:
         return obs.T.repeat(1, circuits).contiguous(), None, None, layer
     if structured(spec):
-        readout = weights.new_empty(4**n, circuits * len(wires))
-        LIBRARY.function("readout2", dtype)(
-            circuits, n, len(wires), ROTATION_CODES[spec.rotation], weights.data_ptr(),
-            _ptr(layer[0]), _ptr(layer[1]), readout.data_ptr())
-        return readout, None, None, layer
+        return pauli_kernel.readout2(weights, len(wires), spec.rotation, *layer), None, None, layer
     if derivative:
         transfer, dtransfer = rotation_transfer(spec.rotation, weights, derivative=True)
     else:
@@ -182,9 +209,10 @@ def _readout(spec: BlockSpec, weights: Tensor, derivative: bool):
     return pauli_kernel.heisenberg(transfer, obs, *layer), transfer, dtransfer, layer
 
 
+@lru_cache(maxsize=64)
 def structured(spec: BlockSpec) -> bool:
     """Whether :func:`_readout` builds ``spec``'s readout with the structured C kernel."""
-    return spec.n_layers == 2 and spec.wires == tuple(range(len(spec.wires)))
+    return two_layer(spec.n_layers, spec.wires, spec.measurement == "probs")
 
 
 def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtransfer, g_r):
@@ -192,12 +220,8 @@ def readout_weight_grad(ctx, spec: BlockSpec, weights, readout, transfer, dtrans
     if spec.n_layers == 0:  # the readout does not depend on the (empty) weights
         return torch.zeros_like(weights)
     if structured(spec):
-        g_w = torch.empty_like(weights)
-        image, sign = ctx.layer
-        LIBRARY.function("readout2_backward", weights.dtype)(
-            weights.shape[0], spec.n_qubits, len(spec.wires), ROTATION_CODES[spec.rotation],
-            weights.data_ptr(), _ptr(image), _ptr(sign), g_r.data_ptr(), g_w.data_ptr())
-        return g_w
+        return pauli_kernel.readout2_backward(weights, len(spec.wires), spec.rotation, g_r,
+                                              *ctx.layer)
     g_t = pauli_kernel.heisenberg_backward(transfer, readout, g_r, *ctx.layer)
     return (dtransfer * g_t.unsqueeze(-3)).sum((-1, -2))
 
@@ -288,17 +312,28 @@ def qlstm_sequence(spec: BlockSpec, weights, x: Tensor, state=None, *,
                          f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
     hidden = spec.n_qubits - x.shape[-1] if hidden_size is None else hidden_size
     check_cell(spec, x.shape[-1], hidden)
-    path = resolve_path(path, x)
     stacked = _six(spec, weights)
     x = real_tensor("x", x).to(stacked.dtype)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x has shape {tuple(x.shape)}; batch and time must be >= 1")
-    h0, c0 = _state(state, x.shape[0], hidden, spec.n_qubits, x.dtype)
+    return run_sequence(spec, stacked, x, state, hidden, path)
+
+
+def run_sequence(spec: BlockSpec, weights: Tensor, x: Tensor, state, hidden: int, path: str):
+    """:func:`qlstm_sequence` once its arguments are known valid: ``weights`` one ``(6,
+    *spec.weight_shape)`` tensor and ``x`` a finite ``(B, T, input_size)`` tensor of its dtype
+    (a :class:`~qrnn.qlstm.QLSTM` body checks x and holds valid weights; ``state`` and
+    ``path`` are still checked here)."""
+    path = resolve_path(path, x)
+    if state is None and path != REFERENCE:
+        h0 = c0 = None  # zeros, inside the kernel
+    else:
+        h0, c0 = _state(state, x.shape[0], hidden, spec.n_qubits, x.dtype)
     if path == REFERENCE:
-        block = CompiledBlock(spec, list(stacked), path=REFERENCE)
+        block = CompiledBlock(spec, list(weights), path=REFERENCE)
         gates, outs = block.split([GATE_CIRCUITS, OUT_CIRCUITS])
         return reference_sequence(gates, outs, x, h0, c0)
-    return FusedQLSTM.apply(x, stacked, h0, c0, spec)
+    return FusedQLSTM.apply(x, weights, h0, c0, spec, hidden)
 
 
 def _six(spec: BlockSpec, weights) -> Tensor:
@@ -340,4 +375,5 @@ __all__ = [
     "record_size",
     "reference_sequence",
     "resolve_path",
+    "run_sequence",
 ]

@@ -41,14 +41,15 @@ int SFX(gated_forward)(int cell, int batch, int steps, int n, int in, int hid, i
             memcpy(v + in, h, sizeof(REAL) * hid);
             REAL *out = hs + ((size_t)b * steps + t) * hid;
             if (cell == 0) {
-                SFX(readout)(n, hid, kind, v, r, ldr, a, train ? rec + dim : NULL, rec, buf);
+                SFX(readout)(n, hid, kind, 0, v, r, ldr, a, train ? rec + dim : NULL, rec,
+                             buf);
                 for (int k = 0; k < hid; k++) h[k] = MATH(tanh)(a[k]);
                 if (train) memcpy(rec + dim + (size_t)n * hid, h, sizeof(REAL) * hid);
             } else {
                 REAL *jac1 = train ? rec + 2 * dim : NULL;
                 REAL *jac2 = train ? jac1 + (size_t)n * 2 * hid : NULL;
                 REAL *gates = train ? jac2 + (size_t)n * hid : NULL;
-                SFX(readout)(n, 2 * hid, kind, v, r, ldr, a, jac1, rec, buf);
+                SFX(readout)(n, 2 * hid, kind, 0, v, r, ldr, a, jac1, rec, buf);
                 memcpy(w, v, sizeof(REAL) * in);
                 REAL rg[MAX_QUBITS], zg[MAX_QUBITS];
                 for (int k = 0; k < hid; k++) {
@@ -56,7 +57,7 @@ int SFX(gated_forward)(int cell, int batch, int steps, int n, int in, int hid, i
                     zg[k] = SFX(sigmoid)(a[hid + k]);
                     w[in + k] = rg[k] * h[k];
                 }
-                SFX(readout)(n, hid, kind, w, r + 2 * hid, ldr, a, jac2,
+                SFX(readout)(n, hid, kind, 0, w, r + 2 * hid, ldr, a, jac2,
                              train ? rec + dim : NULL, buf);
                 for (int k = 0; k < hid; k++) {
                     REAL cand = MATH(tanh)(a[k]);

@@ -116,3 +116,28 @@ def test_bad_input_is_one_line():
         AnalogLSTM(4, 4, config=tall)
     with pytest.raises(ValueError, match=r"x has shape \(2, 3\); expected \(batch, time, 3\)"):
         AnalogElman(3, 4, config=IDEAL)(torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize(("torch_cls", "analog_cls"), PAIRS)
+def test_hardware_off_runs_torch_nn_exactly_and_on_again_the_crossbars(torch_cls, analog_cls):
+    torch.manual_seed(2)
+    ref = torch_cls(5, 7, num_layers=2, batch_first=True)
+    model = analog_cls.from_torch(ref, REAL)
+    x = _x()
+    hardware = model(x)[0].detach()
+    model.set_hardware(False)
+    y, state = model(x)
+    y_ref, state_ref = ref(x)
+    assert torch.equal(y, y_ref)  # the same kernel on the same tensors: bit-identical
+    for a, b in zip(torch.utils._pytree.tree_leaves(state),
+                    torch.utils._pytree.tree_leaves(state_ref), strict=True):
+        assert torch.equal(a, b)
+    y.pow(2).sum().backward()
+    y_ref.pow(2).sum().backward()
+    for name, p in ref.named_parameters():
+        torch.testing.assert_close(getattr(model, name).grad, p.grad, rtol=0, atol=1e-6)
+    model.set_hardware(True)
+    again = model(x)[0].detach()
+    assert (again - y_ref).abs().max() > 1e-3 and (hardware - y_ref).abs().max() > 1e-3
+    with pytest.raises(TypeError, match="set_hardware takes True or False, got 'no'"):
+        model.set_hardware("no")

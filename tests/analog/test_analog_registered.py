@@ -48,3 +48,18 @@ def test_paper_suite_compares_both_styles_at_the_published_bits():
               if e.model == "analog_lstm"}
     assert analog == {(s, b) for s in ("nl_adc", "digital") for b in (3, 4, 5, 8)}
     assert any(e.model == "lstm" for e in entries)
+
+
+def test_paper_suite_trains_float_converts_and_fine_tunes_beside_an_equal_float_lstm():
+    for task in ("spoken_digits", "char_lm"):
+        entries = suite("paper").entries_for(task)
+        floats = [e for e in entries if e.model == "lstm"]
+        analog = [e for e in entries if e.model == "analog_lstm"]
+        assert len(floats) == 1 and len(analog) == 8
+        for e in analog:
+            assert 1 <= e.train["float_epochs"] < e.train["epochs"]
+            assert e.train["finetune_lr"] < e.train.get("lr", 0.005)
+            assert e.options["prog_noise"] == 0.02 and e.hidden_size == floats[0].hidden_size
+            # the float LSTM trains as long as the analog runs' float phase, at its rate
+            assert floats[0].train["epochs"] == e.train["float_epochs"]
+            assert floats[0].train.get("lr") == e.train.get("lr")

@@ -25,6 +25,11 @@ def test_quick_bench_writes_json_and_table(capsys, tmp_path, family):
         assert all(not isinstance(v, (dict, list)) for v in row.values())
         assert any(isinstance(v, float) and v > 0 for v in row.values())
     assert result["title"] in printed and result["summary"][0] in printed
+    if family == "quantum":  # whole trainer epochs of each quantum model on both backends
+        epochs = {(r["workload"], r["backend"]) for r in result["rows"]
+                  if r["workload"].endswith("_epoch_damped_shm_quick")}
+        assert epochs == {(f"{m}_epoch_damped_shm_quick", b) for m in ("qlstm", "qfwp")
+                          for b in ("fast", "default.qubit")}
 
 
 def test_bench_unknown_family_is_refused(capsys):

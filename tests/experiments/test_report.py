@@ -148,3 +148,114 @@ def test_the_bits_figure_needs_entries_that_vary_the_bits(tmp_path):
     name = bits_figure(many, str(tmp_path))
     pixels = _image((tmp_path / name).read_bytes())
     assert name == "adc-bits.png" and pixels[..., :3].std() > 0.05
+
+
+def _costed(bits, style, seed, array_pj):
+    cost = {"energy_array_pj": array_pj, "energy_dac_pj": 10.0, "energy_adc_pj": 2.0 ** bits,
+            "energy_ramp_pj": 50.0 if style == "nl_adc" else 0.0,
+            "energy_activation_pj": 5.0 if style == "nl_adc" else 40.0,
+            "energy_digital_pj": 30.0, "tops_per_w": 80.0}
+    return dataclasses.replace(_analog(bits, seed, 0.9 - 0.01 * seed, style), cost=cost,
+                               metrics={"mse": 0.1, "converted_mse": 0.2 + seed})
+
+
+def test_the_energy_figure_stacks_the_stored_components(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import ENERGY_PARTS, energy_figure
+
+    assert energy_figure(aggregate([_run()]), str(tmp_path)) is None   # no analog cost
+    runs = [_costed(b, style, s, 1000.0 + b) for b in (3, 8) for style in ("nl_adc", "digital")
+            for s in (0, 1)]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    name = energy_figure(aggregate(runs), str(tmp_path))
+    ax = figures[0].axes[0]
+    bars = ax.patches
+    assert len(bars) == len(ENERGY_PARTS) * 4
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    assert labels == ["lin.+LUT 3b", "lin.+LUT 8b", "NL-ADC 3b", "NL-ADC 8b"]
+    # each bar's segments stack to the stored total (nJ); the ADC segment is 2^bits pJ
+    tops = {}
+    for bar in bars:
+        tops[bar.get_x()] = max(tops.get(bar.get_x(), 0.0), bar.get_y() + bar.get_height())
+    want = [1e-3 * (1000 + b + 10 + 2 ** b + (50 + 5 if st == "nl_adc" else 40) + 30)
+            for st, b in (("digital", 3), ("digital", 8), ("nl_adc", 3), ("nl_adc", 8))]
+    assert [tops[x] for x in sorted(tops)] == pytest.approx(want)
+    assert [bars[4 * 2 + i].get_height() for i in range(4)] == pytest.approx(
+        [2 ** 3 * 1e-3, 2 ** 8 * 1e-3, 2 ** 3 * 1e-3, 2 ** 8 * 1e-3])
+    monkeypatch.undo()
+    plt.close(figures[0])
+    pixels = _image((tmp_path / name).read_bytes())
+    assert name == "analog-energy.png" and pixels[..., :3].std() > 0.05
+
+
+def test_the_report_lists_the_energy_figure_and_the_converted_curve(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from experiments.plots import bits_figure
+
+    runs = [_costed(b, "nl_adc", s, 1000.0) for b in (3, 8) for s in (0, 1)]
+    rows = aggregate(runs)
+    assert rows[0].metrics["converted_mse"] == pytest.approx((0.7, 0.7071), abs=1e-4)
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    bits_figure(rows, str(tmp_path))
+    dashed = [line for line in figures[0].axes[0].lines if line.get_linestyle() == "--"]
+    assert [list(line.get_ydata()) for line in dashed] == [[0.7, 0.7]]
+    monkeypatch.undo()
+    plt.close(figures[0])
+    write_report(runs, str(tmp_path / "r"))
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "(analog-energy.png)" in md and "(adc-bits.png)" in md
+    assert md.count("data:image") == 0
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == md.count("![")
+
+
+def _phased(bits, style, seed, task="spoken_digits"):
+    """A stored analog run trained float first (its float and converted metrics)."""
+    run = _costed(bits, style, seed, 1000.0)
+    value = 0.80 + 0.01 * bits + 0.001 * seed
+    return dataclasses.replace(
+        run, task=task, metric="accuracy", value=value,
+        metrics={"accuracy": value, "float_accuracy": 0.95, "converted_accuracy": value - 0.05},
+        cost={**run.cost, "energy_pj": 2500.0, "latency_ns": 800.0},
+        config={**run.config, "train": {"epochs": 4, "float_epochs": 3}}, epochs=4)
+
+
+def test_the_readme_analog_block_is_generated_from_the_paper_runs(tmp_path):
+    from experiments.readme_tables import update_readme
+
+    runs = [_phased(b, st, s) for b in (3, 5) for st in ("nl_adc", "digital") for s in (0, 1)]
+    runs += [dataclasses.replace(_run(seed=s, value=0.96, h="float"), task="spoken_digits",
+                                 metric="accuracy", metrics={"accuracy": 0.96})
+             for s in (0, 1)]
+    runs.append(_run(seed=0, h="series"))  # a series of the suite: the quantum block's
+    readme = tmp_path / "README.md"
+    readme.write_text("a\n<!-- analog-paper:start -->\nold\n<!-- analog-paper:end -->\nb\n"
+                      "<!-- results:start -->\nkept\n<!-- results:end -->\n"
+                      "<!-- quantum-paper:start -->\n<!-- quantum-paper:end -->\n")
+    assert update_readme(str(readme), "paper", runs) == ["quantum-paper", "analog-paper"]
+    text = readme.read_text()
+    quantum = text.split("<!-- quantum-paper:start -->")[1]
+    assert "| bessel_j2 |" in quantum
+    text = text.split("<!-- quantum-paper:start -->")[0]
+    assert "old" not in text and "kept" in text and text.startswith("a\n")
+    lines = [line for line in text.splitlines() if line.startswith("| ")]
+    assert lines[1].startswith("| float lstm | 32-bit float | 0.96 ± 0 |")
+    nl3 = next(line for line in lines if line.startswith("| NL-ADC | 3 |"))
+    assert "| 0.95 ± 0 | 0.7805 ± 0.000707 | 0.8305 ± 0.000707 | 2.5 nJ | 800 ns | 80 |" in nl3
+    assert "| 80 | 2 | 10 | 3 + 1 |" in nl3 and "bessel_j2" not in text
+    assert "| linear ADC + lookup | 5 |" in text and len(lines) == 1 + 1 + 4
+    for name in ("adc-bits.png", "analog-energy.png"):
+        assert f"](docs/analog-paper/{name})" in text
+        pixels = _image((tmp_path / "docs" / "analog-paper" / name).read_bytes())
+        assert pixels[..., :3].std() > 0.05
+    before = readme.read_text()
+    update_readme(str(readme), "paper", runs)
+    assert readme.read_text() == before  # regenerating changes nothing
+    with pytest.raises(ValueError, match="suite 'neuron' has no README block"):
+        update_readme(str(readme), "neuron", runs)
+    with pytest.raises(ValueError, match="nothing for the paper suite's README blocks"):
+        update_readme(str(readme), "paper", runs[-3:-1])

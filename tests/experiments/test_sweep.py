@@ -94,3 +94,19 @@ def test_a_run_being_computed_keeps_its_lease_past_the_lease_time(tmp_path, monk
     assert seen == ["busy"] and len(report.computed) == 1
     assert other.claim(*specs[0].key()) == "stored"
     other.close()
+
+
+def test_suite_grid_follows_the_suite_task_order_and_entry_backends():
+    from experiments.suites import suite
+    from experiments.sweep import suite_grid
+
+    paper = suite("paper")
+    runs = suite_grid(paper, [0], task_names=["narma5", "population_inversion"])
+    tasks = [r.task for r in runs]
+    # the suite lists the long series first, whatever order --tasks gives
+    assert tasks.index("population_inversion") == 0 and tasks[-1] == "narma5"
+    backends = {(r.model, r.backend) for r in runs}
+    assert ("lstm", "fused") in backends and ("qlstm", "fast") in backends
+    only_lstm = suite_grid(paper, [0], models=["lstm"], task_names=["narma5"],
+                           backend="reference")
+    assert [(r.model, r.backend) for r in only_lstm] == [("lstm", "reference")]

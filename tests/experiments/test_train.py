@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from torch import nn
 
 from experiments import tasks
 from experiments.models import MODELS, build_model, count_parameters
@@ -147,3 +148,19 @@ def test_a_head_for_another_task_is_refused():
     wrong_size = build_model("elman", task.input_size, 3, "regression", hidden_size=4)
     with pytest.raises(ValueError, match="head has 3 outputs but task 'bessel_j2' needs 1"):
         fit(wrong_size, task, TrainConfig(epochs=1), quiet=True)
+
+
+def test_make_optimizer_takes_the_flat_buffer_where_it_can_and_torch_optim_otherwise():
+    from experiments.train import make_optimizer
+    from kernels.optim import FlatOptimizer
+
+    params = [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(3))]
+    assert isinstance(make_optimizer(TrainConfig(optimizer="rmsprop"), params), FlatOptimizer)
+    reference = make_optimizer(TrainConfig(optimizer="rmsprop"), params, path="reference")
+    assert isinstance(reference, torch.optim.RMSprop)
+    mixed = [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2, dtype=torch.float64))]
+    assert isinstance(make_optimizer(TrainConfig(), mixed), torch.optim.Adam)
+    with pytest.raises(ValueError, match="one dtype and device"):
+        make_optimizer(TrainConfig(), mixed, path="flat")
+    with pytest.raises(ValueError, match="path"):
+        make_optimizer(TrainConfig(), mixed, path="fast")

@@ -219,16 +219,21 @@ def test_kernel_bad_inputs_name_what_is_allowed():
     assert math.isclose(float(pauli_kernel.readout(x, r, "ry")[0].abs().sum()), 0.0)
 
 
-def test_auto_takes_pauli_one_qubit_further_when_compiled():
+def test_auto_method_by_size_and_compiled_kernels():
+    # compiled: the Pauli readout up to 4 qubits, then the state-vector kernel; torch only:
+    # the Pauli readout up to 4, one unitary up to 6, then gate groups
     gen = torch.Generator().manual_seed(0)
     chosen = {}
     for compiled in (True, False):
-        for n in (4, 5):
+        for n in (4, 5, 6, 7):
             w = BlockSpec(n, 2).init_weights(gen)
             path = "auto" if compiled else "reference"
             chosen[compiled, n] = CompiledBlock(BlockSpec(n, 2), w, path=path).method
-    assert chosen == {(True, 4): "pauli", (True, 5): "pauli",
-                      (False, 4): "pauli", (False, 5): "unitary"}
+    assert chosen == {(True, 4): "pauli", (True, 5): "gates", (True, 6): "gates",
+                      (True, 7): "gates", (False, 4): "pauli", (False, 5): "unitary",
+                      (False, 6): "unitary", (False, 7): "gates"}
+    probs = BlockSpec(5, 2, measurement="probs", measured=(0, 1))  # no kernel for probs
+    assert CompiledBlock(probs, probs.init_weights(gen)).method == "unitary"
 
 
 def test_forced_cpu_path_without_a_compiler_is_one_error(forget_build):

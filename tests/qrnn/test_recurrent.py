@@ -71,6 +71,21 @@ def test_fused_sequence_equals_per_step_path(spec, inputs, hidden):
     assert fused_grads[0][:, 0].abs().max() > 1e-6
 
 
+@pytest.mark.parametrize(("spec", "inputs", "hidden"), CASES[:2], ids=["a", "b"])
+def test_data_inputs_without_gradient_keep_the_other_gradients(spec, inputs, hidden):
+    # x as data: the kernel skips the derivatives in x; every other gradient is unchanged
+    x, w, h0, c0 = _case(spec, inputs, batch=4, steps=5, seed=3, hidden=hidden)
+    x = x.detach()
+    for path in ("cpu", "reference"):
+        outputs = qlstm_sequence(spec, w, x, (h0, c0), hidden_size=hidden, path=path)
+        grads = torch.autograd.grad(_loss(outputs), (w, h0, c0))
+        if path == "cpu":
+            fused = [o.detach() for o in outputs], grads
+    for got, want in zip(fused[0] + list(fused[1]), [o.detach() for o in outputs] + list(grads),
+                         strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=EXACT)
+
+
 def test_qlstm_reference_design_shapes_and_parameter_count():
     spec = BlockSpec(4, 2)
     x, w, h0, c0 = _case(spec, 1, batch=10, steps=4, seed=0, scale=0.01)
@@ -79,10 +94,25 @@ def test_qlstm_reference_design_shapes_and_parameter_count():
     assert w.numel() + 4 + 1 == 149  # six circuits + the trainer's Linear(4 -> 1) head
 
 
-def test_gradcheck_of_the_fused_bptt():
-    spec = BlockSpec(3, 2)
+@pytest.mark.parametrize("layers", [2, 3])  # the one-call two-layer kernels, and the others
+def test_gradcheck_of_the_fused_bptt(layers):
+    spec = BlockSpec(3, layers)
     x, w, h0, c0 = _case(spec, 1, batch=2, steps=3, seed=3)
-    assert torch.autograd.gradcheck(lambda *a: FusedQLSTM.apply(*a, spec), (x, w, h0, c0))
+    assert torch.autograd.gradcheck(lambda *a: FusedQLSTM.apply(*a, spec, 2), (x, w, h0, c0))
+
+
+def test_no_state_equals_zero_state():
+    # state=None: the kernel starts from zeros without state tensors
+    spec = BlockSpec(4, 2)
+    x, w, _, _ = _case(spec, 1, batch=3, steps=4, seed=8)
+    zeros = (torch.zeros(3, 3, dtype=torch.float64), torch.zeros(3, 4, dtype=torch.float64))
+    results = []
+    for state in (None, zeros):
+        outputs = qlstm_sequence(spec, w, x, state, path="cpu")
+        results.append([o.detach() for o in outputs]
+                       + list(torch.autograd.grad(_loss(outputs), (x, w))))
+    for got, want in zip(*results, strict=True):
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
 
 
 def test_per_step_path_equals_default_qubit():

@@ -1,0 +1,98 @@
+"""Autograd nodes over the compiled two-layer Pauli kernels (:mod:`qrnn.sim.pauli_kernel`).
+
+Blocks of two variational layers that read <Z> of qubits ``0..m-1`` (the QLSTM's circuits,
+``BlockSpec(n, 2)``) have their readout matrix built from the angles by the structured kernel
+:func:`~qrnn.sim.pauli_kernel.readout2`. Two nodes use it:
+
+* :class:`TwoLayerReadout`: the build alone (weights -> readout matrix), for blocks called
+  many times (:meth:`qrnn.sim.block.CompiledBlock.split`, recurrent cells);
+* :class:`PauliBlock`: the build and the first step as one node, returning the step's
+  outputs and the readout matrix. A block called once per build (a feed-forward layer, the
+  benchmark's block call) then costs one node and two compiled calls each way; later steps
+  read the returned matrix through :class:`qrnn.sim.fused.PauliReadout`, and their gradient
+  in it comes back into this node's backward.
+
+Both are held to the torch build (:class:`qrnn.sim.fused.ReadoutMatrix`) and to
+``torch.autograd.gradcheck`` in ``tests/qrnn/test_pauli_nodes.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from qrnn.sim import pauli_kernel
+
+
+def two_layer(layers: int, wires, probs: bool) -> bool:
+    """Whether a block's compiled readout build is the structured two-layer kernel
+    (:func:`qrnn.sim.pauli_kernel.readout2`: two layers, <Z> of qubits ``0..m-1``)."""
+    return layers == 2 and not probs and tuple(wires) == tuple(range(len(wires)))
+
+
+class TwoLayerReadout(torch.autograd.Function):
+    """The readout matrix of two-layer circuits reading <Z> of qubits ``0..m-1``, one compiled
+    call each way (:func:`~qrnn.sim.pauli_kernel.readout2` and its backward).
+
+    Inputs: weights ``(C, 2, n, k)``; kind: rotation name; m: measured qubits; image, sign:
+    the CNOT layer (:func:`~qrnn.sim.pauli.clifford_action`) or None.
+    Output: ``(4**n, C * m)``, column ``c * m + k`` the <Z_k> row of circuit c (the layout of
+    :class:`qrnn.sim.fused.ReadoutMatrix`).
+    """
+
+    @staticmethod
+    def forward(ctx, weights, kind, m, image, sign):
+        weights = weights.contiguous()
+        ctx.args = (m, kind, image, sign)
+        ctx.save_for_backward(weights)
+        return pauli_kernel.readout2(weights, m, kind, image, sign)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (weights,) = ctx.saved_tensors
+        m, kind, image, sign = ctx.args
+        return pauli_kernel.readout2_backward(weights, m, kind, grad, image, sign), *[None] * 4
+
+
+class PauliBlock(torch.autograd.Function):
+    """Build and first step of a two-layer block as one node: ``(out, readout)``.
+
+    Inputs:
+        x: ``(B, n)`` real inputs (CPU, the weights' dtype); weights: ``(C, 2, n, k)``, or
+        ``(2, n, k)`` for one circuit; kind: rotation name; m: measured qubits; encoding:
+        encoding name; image, sign: the CNOT layer or None (no gradients for the last five).
+
+    Outputs: ``out (B, C, m)`` (``(B, m)`` for 3-D weights), the step's <Z> values, and
+    ``readout (4**n, C * m)`` (:class:`TwoLayerReadout`'s output, for later steps).
+
+    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.block`: the build, then the
+    step with the Pauli features when the weights need a gradient and the input Jacobian
+    when ``x`` needs one). Backward: ``g_x = J g_out``; one compiled call
+    (:func:`~qrnn.sim.pauli_kernel.block_backward`) for ``g_readout + feats^T g_out`` and
+    the angles' gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weights, kind, m, encoding, image, sign):
+        stacked = weights.reshape(-1, *weights.shape[-3:]).contiguous()
+        jacobian, features = ctx.needs_input_grad[:2]
+        out, readout, feats, jac = pauli_kernel.block(
+            x.contiguous(), stacked, m, kind, encoding, image, sign, jacobian, features)
+        ctx.args = (m, kind, image, sign, weights.shape)
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(stacked, feats, jac)
+        shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], stacked.shape[0], m)
+        return out.reshape(shape), readout
+
+    @staticmethod
+    def backward(ctx, g_out, g_readout):
+        stacked, feats, jac = ctx.saved_tensors
+        m, kind, image, sign, shape = ctx.args
+        g_x = g_w = None
+        if g_out is not None:
+            g_out = g_out.reshape(g_out.shape[0], -1)
+            if ctx.needs_input_grad[0]:
+                g_x = (jac @ g_out.unsqueeze(-1)).squeeze(-1)
+        if ctx.needs_input_grad[1] and (g_out is not None or g_readout is not None):
+            g_w = pauli_kernel.block_backward(stacked, m, kind, image, sign, feats, g_out,
+                                              g_readout).reshape(shape)
+        return g_x, g_w, *[None] * 5

@@ -1,0 +1,175 @@
+"""The two-layer Pauli nodes (qrnn.sim.pauli_nodes) against the torch build and gradcheck.
+
+The torch reference is the ``"pauli"`` method on ``path="reference"`` (:class:`ReadoutMatrix`
+and the torch step), itself held to default.qubit in test_sim.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from qrnn.circuit import BlockSpec
+from qrnn.sim import CompiledBlock, pauli_kernel
+from qrnn.sim.fused import PauliReadout, readout_matrix
+from qrnn.sim.pauli import clifford_action
+from qrnn.sim.pauli_nodes import PauliBlock, TwoLayerReadout, two_layer
+from tests.qrnn.qrnn_cases import random_args
+
+pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
+
+SPECS = [
+    BlockSpec(4, 2, "qlstm", "ring2", "rot"),
+    BlockSpec(3, 2, "ry", "brick", "rx", measured=(0, 1)),
+    BlockSpec(5, 2, "h_ry", "ring", "ry", measured=(0,)),
+    BlockSpec(2, 2, "rx", "none", "rz"),
+]
+
+
+def _layer(spec):
+    pairs = spec.entangler_pairs()
+    return clifford_action(pairs, spec.n_qubits, torch.float64) if pairs else (None, None)
+
+
+def _weights(spec, circuits, seed):
+    gen = torch.Generator().manual_seed(seed)
+    shape = (circuits, *spec.weight_shape)
+    return ((torch.rand(shape, generator=gen, dtype=torch.float64) * 2 - 1) * torch.pi
+            ).requires_grad_()
+
+
+def test_two_layer_predicate():
+    assert two_layer(2, (0, 1, 2), False)
+    assert not two_layer(3, (0, 1), False)
+    assert not two_layer(2, (1, 0), False)
+    assert not two_layer(2, (0,), True)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_two_layer_readout_equals_torch_build_and_gradcheck(spec):
+    w = _weights(spec, 3, 1)
+    m = len(spec.wires)
+
+    def build(w):
+        return TwoLayerReadout.apply(w, spec.rotation, m, *_layer(spec))
+
+    want = readout_matrix(w, spec.rotation, spec.entangler_pairs(), spec.wires, False,
+                          path="reference")
+    got = build(w)
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    cot = torch.randn(got.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    g_got, = torch.autograd.grad((got * cot).sum(), w)
+    g_want, = torch.autograd.grad((want * cot).sum(), w)
+    torch.testing.assert_close(g_got, g_want, atol=1e-10, rtol=0)
+    assert torch.autograd.gradcheck(build, (w,))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_pauli_block_gradcheck_with_a_second_step_on_its_readout(spec):
+    # the second output (the readout matrix) feeds a later step: its gradient must come back
+    w = _weights(spec, 2, 3)
+    x1, _ = random_args(spec, 4, 3, per_sample=False)
+    x2, _ = random_args(spec, 5, 3, per_sample=False)
+    x1.requires_grad_(), x2.requires_grad_()
+    m = len(spec.wires)
+
+    def run(x1, x2, w):
+        out, readout = PauliBlock.apply(x1, w, spec.rotation, m, spec.encoding, *_layer(spec))
+        return out, PauliReadout.apply(x2, readout, 2, spec.encoding, "cpu")
+
+    assert torch.autograd.gradcheck(run, (x1, x2, w))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=str)
+def test_pauli_block_equals_torch_path_values_and_gradients(spec):
+    w = _weights(spec, 2, 6)
+    x, _ = random_args(spec, 7, 5, per_sample=False)
+    x.requires_grad_()
+    m = len(spec.wires)
+    out, readout = PauliBlock.apply(x, w, spec.rotation, m, spec.encoding, *_layer(spec))
+    ref_readout = readout_matrix(w, spec.rotation, spec.entangler_pairs(), spec.wires, False,
+                                 path="reference")
+    ref_out = PauliReadout.apply(x, ref_readout, 2, spec.encoding, "reference")
+    torch.testing.assert_close(out, ref_out, atol=1e-12, rtol=0)
+    torch.testing.assert_close(readout, ref_readout, atol=1e-12, rtol=0)
+    cot = torch.linspace(-1, 1, out.numel(), dtype=torch.float64).reshape(out.shape)
+    got = torch.autograd.grad((out * cot).sum(), (x, w))
+    want = torch.autograd.grad((ref_out * cot).sum(), (x, w))
+    for g, r in zip(got, want, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-10, rtol=0)
+
+
+def test_pauli_block_readout_alone_carries_the_gradient():
+    # only the readout output is used (the step's output has no gradient flowing back)
+    spec = SPECS[0]
+    w = _weights(spec, 1, 8)
+    x, _ = random_args(spec, 9, 2, per_sample=False)
+    _, readout = PauliBlock.apply(x, w, spec.rotation, 4, spec.encoding, *_layer(spec))
+    got, = torch.autograd.grad(readout.square().sum(), w)
+    ref = TwoLayerReadout.apply(w, spec.rotation, 4, *_layer(spec))
+    want, = torch.autograd.grad(ref.square().sum(), w)
+    torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("grad_x", [False, True])
+def test_compiled_block_called_twice_equals_torch_path(grad_x):
+    # first call: build + step in one node; second: a step on the returned readout matrix
+    spec = BlockSpec(4, 2)
+    weights = [_weights(spec, 1, s)[0].detach().requires_grad_() for s in (10, 11)]
+    x, _ = random_args(spec, 12, 6, per_sample=False)
+    x.requires_grad_(grad_x)
+
+    def loss(path):
+        block = CompiledBlock(spec, weights, path=path)
+        first = block(x)
+        second = block(torch.tanh(first[:, 0]))
+        value = (first * 0.3).sum() + second.square().sum()
+        inputs = (x, *weights) if grad_x else tuple(weights)
+        return value, torch.autograd.grad(value, inputs)
+
+    value, grads = loss("auto")
+    want_value, want_grads = loss("reference")
+    torch.testing.assert_close(value, want_value, atol=1e-12, rtol=0)
+    for g, r in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(g, r, atol=1e-10, rtol=0)
+
+
+def test_pauli_block_float32_close_to_float64():
+    spec = SPECS[0]
+    w = _weights(spec, 2, 13).detach()
+    x, _ = random_args(spec, 14, 4, per_sample=False)
+    out64, _ = PauliBlock.apply(x, w, spec.rotation, 4, spec.encoding, *_layer(spec))
+    image, sign = _layer(spec)
+    out32, _ = PauliBlock.apply(x.float(), w.float(), spec.rotation, 4, spec.encoding, image,
+                                sign.float())
+    assert out32.dtype == torch.float32
+    torch.testing.assert_close(out32.double(), out64, atol=2e-6, rtol=0)
+
+
+def test_readout2_bad_inputs_name_what_is_allowed():
+    w = torch.zeros(1, 2, 3, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="rotation='bogus'.*choose one of"):
+        pauli_kernel.readout2(w, 3, "bogus")
+    with pytest.raises(ValueError, match=r"expected \(C, 2, n, 1\)"):
+        pauli_kernel.readout2(w, 3, "ry")
+    with pytest.raises(ValueError, match=r"1 <= m <= n <= 6"):
+        pauli_kernel.readout2(w, 4, "rot")
+    with pytest.raises(ValueError, match="image and sign must both be None"):
+        pauli_kernel.readout2(w, 3, "rot", torch.arange(64), None)
+    with pytest.raises(ValueError, match=r"expected \(64, 3\)"):
+        pauli_kernel.readout2_backward(w, 3, "rot", torch.zeros(64, 2, dtype=torch.float64))
+
+
+def test_block_kernel_bad_inputs_name_what_is_allowed():
+    w = torch.zeros(1, 2, 4, 3, dtype=torch.float64)
+    x = torch.zeros(2, 4, dtype=torch.float64)
+    with pytest.raises(ValueError, match="encoding='bogus'.*choose one of"):
+        pauli_kernel.block(x, w, 4, "rot", "bogus", None, None, False, False)
+    with pytest.raises(ValueError, match=r"expected contiguous \(B, 4\) torch.float64"):
+        pauli_kernel.block(x[:, :3].contiguous(), w, 4, "rot", "ry", None, None, False, False)
+    with pytest.raises(ValueError, match=r"expected contiguous \(B, 4\) torch.float64"):
+        pauli_kernel.block(x.float(), w, 4, "rot", "ry", None, None, False, False)
+    with pytest.raises(ValueError, match=r"g_out has shape \(2, 3\): expected \(B, 4\)"):
+        pauli_kernel.block_backward(w, 4, "rot", None, None, torch.zeros(2, 256,
+                                    dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64),
+                                    None)
