@@ -107,7 +107,13 @@ def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False
     """Train ``model`` on a control task for ``config.epochs`` updates of ``config.batch_size``
     episodes each; return a FitResult with ``mean_return`` over the task's evaluation
     episodes (``history``: per update the mean training return)."""
-    from experiments.train import DTYPES, FitResult, make_optimizer, progress_bar
+    from experiments.train import (
+        DTYPES,
+        FitResult,
+        make_optimizer,
+        optimizer_step,
+        progress_bar,
+    )
 
     dtype = DTYPES[config.dtype]
     model.to(dtype)
@@ -144,9 +150,7 @@ def fit_policy(model, task: TaskData, config, seed: int = 0, quiet: bool = False
                     - ENTROPY * (entropies * mask).sum()) / steps
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if config.clip_grad > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            optimizer.step()
+            optimizer_step(optimizer, model.parameters(), config.clip_grad)
             times.append(time.perf_counter() - start)
             episode_returns = rewards.sum(0)
             history.append({"epoch": update, "train_return": float(episode_returns.mean()),
