@@ -20,7 +20,11 @@ class SequenceModel(nn.Module):
       ``(B, classes)`` logits;
     - ``language``: ``Linear(W, V)`` on every step -> ``(B, T, V)`` logits;
     - ``control``: policy logits ``(B, T, actions)`` and state values ``(B, T)``; ``forward``
-      also returns the recurrent state so a policy can be run one step at a time.
+      also returns the recurrent state so a policy can be run one step at a time. The value
+      head is a linear baseline on the body's output that does not train the body (it reads
+      the output detached): the body's features serve the policy alone (with a shared body
+      the value loss also trains a 3-wide quantum hidden state to predict returns, and
+      QLSTM learns CartPole far less; see the README's Control paragraph).
     """
 
     def __init__(self, body: nn.Module, hidden_size: int, output_size: int, kind: str) -> None:
@@ -45,7 +49,7 @@ class SequenceModel(nn.Module):
             return self.head(y)
         if self.kind == "language":
             return self.head(y)
-        return self.head(y), self.value(y).squeeze(-1), state
+        return self.head(y), self.value(y.detach()).squeeze(-1), state
 
 
 def build_with_head(spec, input_size: int, output_size: int, kind: str, *, hidden_size: int,

@@ -149,9 +149,11 @@ def build_char_lm(size, seed, corpus=None):
 
 def build_cartpole(size, seed):
     make = control.cartpole_factory()
-    return TaskData("cartpole", size, "control", "mean_return", "CartPole-v1, REINFORCE",
-                    4, 2, None, None, None, make_env=make,
-                    info={"eval_episodes": 100, "max_steps": 500})
+    return TaskData("cartpole", size, "control", "mean_return",
+                    "CartPole-v1 (observations / CARTPOLE_OBS_SCALE), REINFORCE", 4, 2,
+                    None, None, None, make_env=make,
+                    info={"eval_episodes": 100, "max_steps": 500,
+                          "obs_scale": list(control.CARTPOLE_OBS_SCALE)})
 
 
 build_narma5 = _narma_task(5)
