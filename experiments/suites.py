@@ -97,29 +97,6 @@ about an hour on 2 cores shared with other work: spoken digits at the full size'
 hidden 128 for 4 + 1 epochs (the full size's hidden 256 x 20 epochs takes about 11 minutes
 per run here, 5 hours for the grid)."""
 
-QUICK_TASKS = ("damped_shm", "bessel_j2", "narma5", "mackey_glass", "digits_rows", "char_lm")
-QUICK_QUANTUM_TASKS = ("damped_shm", "bessel_j2", "narma5")
-
-QUICK = (
-    Entry("lstm"), Entry("gru"),
-    # the classical baselines again at about the quantum models' parameter count (QLSTM 149,
-    # QFWP 111): LSTM hidden 5 = 166, GRU hidden 6 = 169 parameters with the regression head
-    Entry("lstm", hidden_size=5, tasks=QUICK_QUANTUM_TASKS),
-    Entry("gru", hidden_size=6, tasks=QUICK_QUANTUM_TASKS),
-    Entry("qlstm", hidden_size=3, tasks=QUICK_QUANTUM_TASKS),
-    Entry("qfwp", hidden_size=8, tasks=QUICK_QUANTUM_TASKS),
-    Entry("analog_lstm"),  # 5-bit nonlinear ramp ADCs on the realistic crossbar preset
-)
-"""The README's suite: one or two models of every family on small tasks, 3 seeds, minutes on
-a 2-core CPU; the quantum models on the single-feature time series they were published on."""
-
-SMALL_INPUT_TASKS = ("damped_shm", "bessel_j2", "delayed_control", "population_inversion",
-                     "narma5", "narma10", "narma10_random", "mackey_glass", "sunspots", "airline",
-                     "digits_pixels", "parity", "cartpole")
-"""Tasks with at most 4 input features: the quantum models encode one feature per qubit next
-to the hidden state, so digits_rows (8), spoken_digits (13) and char_lm (96 one-hot
-characters) would need 11 to 99 qubits per circuit."""
-
 CARTPOLE_TRAIN = {"epochs": 60, "batch_size": 8, "lr": 0.02}
 """Policy updates of 8 episodes each on CartPole: 60 for the LSTM of the quantum models'
 size (500 on seeds 0-2), 80 for QLSTM (lr 0.1), 120 for QFWP (lr 0.005)."""
@@ -137,6 +114,34 @@ observation (it hardly tells a state from its mirror image); QFWP with fast weig
 by 0.5 per step, since with pure accumulation the circuit angles grow by about 0.2 rad per
 step and the policy follows time, not the state (at lr 0.02 its training returns rise and
 fall back: lr 0.005 for 120 updates); an LSTM of about their parameter count (175)."""
+QUICK_TASKS = ("damped_shm", "bessel_j2", "narma5", "mackey_glass", "digits_rows", "char_lm",
+               "cartpole")
+QUICK_QUANTUM_TASKS = ("damped_shm", "bessel_j2", "narma5")
+QUICK_SUPERVISED = tuple(t for t in QUICK_TASKS if t != "cartpole")
+
+QUICK = (
+    Entry("lstm", tasks=QUICK_SUPERVISED), Entry("gru", tasks=QUICK_SUPERVISED),
+    # the classical baselines again at about the quantum models' parameter count (QLSTM 149,
+    # QFWP 111): LSTM hidden 5 = 166, GRU hidden 6 = 169 parameters with the regression head
+    Entry("lstm", hidden_size=5, tasks=QUICK_QUANTUM_TASKS),
+    Entry("gru", hidden_size=6, tasks=QUICK_QUANTUM_TASKS),
+    Entry("qlstm", hidden_size=3, tasks=QUICK_QUANTUM_TASKS),
+    Entry("qfwp", hidden_size=8, tasks=QUICK_QUANTUM_TASKS),
+    # 5-bit nonlinear ramp ADCs on the realistic crossbar preset
+    Entry("analog_lstm", tasks=QUICK_SUPERVISED),
+    *CARTPOLE_QUANTUM,
+)
+"""The README's suite: one or two models of every family on small tasks, 3 seeds, minutes on
+a 2-core CPU; the quantum models on the single-feature time series they were published on and
+on CartPole with the budgets that learn (next to an LSTM of their size)."""
+
+SMALL_INPUT_TASKS = ("damped_shm", "bessel_j2", "delayed_control", "population_inversion",
+                     "narma5", "narma10", "narma10_random", "mackey_glass", "sunspots", "airline",
+                     "digits_pixels", "parity", "cartpole")
+"""Tasks with at most 4 input features: the quantum models encode one feature per qubit next
+to the hidden state, so digits_rows (8), spoken_digits (13) and char_lm (96 one-hot
+characters) would need 11 to 99 qubits per circuit."""
+
 NOT_CARTPOLE = tuple(t for t in SMALL_INPUT_TASKS if t != "cartpole")
 
 FULL = (
