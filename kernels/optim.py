@@ -6,8 +6,9 @@ The package's models are small (a QLSTM has 149 parameters in a dozen tensors), 
 much as the compiled forward and backward of a QLSTM batch. :class:`FlatOptimizer` moves every
 trainable parameter into one contiguous buffer (each parameter becomes a view of it, so
 ``state_dict``/``load_state_dict`` and the models' compiled kernels see ordinary tensors), and
-one step gathers the gradients into one vector, optionally clips their norm, and updates the
-buffer in place. Its updates equal ``torch.optim`` with the same settings (the tests hold them
+one step gathers the gradients into one vector, optionally clips their norm, updates the
+buffer in place and bumps every parameter's version counter (as an in-place update of the
+parameter itself would), so what is cached from a parameter's ``_version`` is refreshed. Its updates equal ``torch.optim`` with the same settings (the tests hold them
 together over many steps), which stays the reference: the trainer's
 ``make_optimizer(..., path="reference")`` runs it.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import math
 
 import torch
+from torch.autograd.graph import increment_version
 
 KINDS = ("adam", "rmsprop", "sgd")
 RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8
@@ -79,6 +81,10 @@ class FlatOptimizer:
                     _clip(grad, max_grad_norm)
                 self.steps = [s + 1 for s in self.steps]
                 self._update(self.flat, grad, self.state, self.steps[0])
+                # an in-place change of the buffer does not reach the parameters' own version
+                # counters: bump them, so caches keyed on ``_version`` (programmed crossbars)
+                # see every step
+                increment_version(self.params)
                 return
             if max_grad_norm > 0:
                 torch.nn.utils.clip_grad_norm_(self.params, max_grad_norm)

@@ -81,6 +81,21 @@ def test_parameters_are_views_of_one_buffer_and_load_state_dict_reaches_it():
     assert torch.equal(opt.flat, torch.full((trainable,), 0.25, dtype=torch.float64))
 
 
+@pytest.mark.parametrize("drop", [False, True])
+def test_every_step_bumps_the_version_of_each_updated_parameter(drop):
+    """Caches keyed on ``_version`` (programmed crossbars) must see every step, as with
+    torch.optim's in-place updates; a parameter without a gradient is not updated."""
+    net = _Net().double()
+    opt = FlatOptimizer(net.parameters(), "rmsprop", lr=0.01)
+    before = {name: p._version for name, p in net.named_parameters()}
+    x = torch.randn(5, 3, dtype=torch.float64)
+    net(x, use_sometimes=not drop).pow(2).sum().backward()
+    opt.step()
+    bumped = {name for name, p in net.named_parameters() if p._version > before[name]}
+    expected = {"a.weight", "a.bias", "b.weight", "b.bias"} | (set() if drop else {"sometimes"})
+    assert bumped == expected
+
+
 def test_bad_input_is_refused():
     mixed = [nn.Parameter(torch.zeros(2)), nn.Parameter(torch.zeros(2, dtype=torch.float64))]
     with pytest.raises(ValueError, match="one dtype and device"):
