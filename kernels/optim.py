@@ -8,9 +8,10 @@ trainable parameter into one contiguous buffer (each parameter becomes a view of
 ``state_dict``/``load_state_dict`` and the models' compiled kernels see ordinary tensors), and
 one step gathers the gradients into one vector, optionally clips their norm, updates the
 buffer in place and bumps every parameter's version counter (as an in-place update of the
-parameter itself would), so what is cached from a parameter's ``_version`` is refreshed. Its updates equal ``torch.optim`` with the same settings (the tests hold them
-together over many steps), which stays the reference: the trainer's
-``make_optimizer(..., path="reference")`` runs it.
+parameter itself would), so what is cached from a parameter's ``_version`` is refreshed.
+Its updates equal ``torch.optim`` with the same settings (the tests hold them together over
+many steps), which stays the reference: the trainer's ``make_optimizer(...,
+path="reference")`` runs it.
 """
 
 from __future__ import annotations
