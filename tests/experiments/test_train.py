@@ -164,3 +164,27 @@ def test_make_optimizer_takes_the_flat_buffer_where_it_can_and_torch_optim_other
         make_optimizer(TrainConfig(), mixed, path="flat")
     with pytest.raises(ValueError, match="path"):
         make_optimizer(TrainConfig(), mixed, path="fast")
+
+
+def test_flat_optimizer_trains_an_analog_model_as_torch_optim_does(monkeypatch):
+    """The analog cells cache their programmed crossbars by parameter version: every flat
+    step must refresh them, or evaluation (validation, test) reads stale conductances."""
+    import experiments.train as train
+
+    task = tasks.load("bessel_j2", "quick", 0)
+    config = TrainConfig(epochs=2, batch_size=32)
+    results = {}
+    for path in ("auto", "reference"):
+        original = train.make_optimizer
+        monkeypatch.setattr(train, "make_optimizer",
+                            lambda c, p, lr=None, _o=original, _p=path: _o(c, p, lr, path=_p))
+        model = build_model("analog_lstm", 1, 1, "regression", hidden_size=8, seed=0)
+        results[path] = (fit(model, task, config, quiet=True), model.state_dict())
+        monkeypatch.setattr(train, "make_optimizer", original)
+    (flat, flat_state), (ref, ref_state) = results["auto"], results["reference"]
+    for key in ("train_loss", "val_loss"):
+        assert [h[key] for h in flat.history] == pytest.approx([h[key] for h in ref.history],
+                                                               rel=1e-5)
+    assert flat.metrics["mse"] == pytest.approx(ref.metrics["mse"], rel=1e-5)
+    for name, value in ref_state.items():
+        torch.testing.assert_close(flat_state[name], value, rtol=1e-5, atol=1e-6)
