@@ -103,6 +103,18 @@ def _build(cc: str, name: str, source: str) -> ctypes.CDLL:
     return ctypes.CDLL(str(target))
 
 
+PRECISIONS = ("f32", "f64")
+"""Suffixes of the float32 and float64 instances of a kernel compiled once per precision."""
+
+
+def per_precision(signatures: dict[str, list], restype=ctypes.c_int) -> dict:
+    """The :class:`Library` signature table of kernels compiled once per precision:
+    ``{f"{name}_{suffix}": (argtypes, restype)}`` for every function of ``signatures``
+    (``{name: argtypes}``) and every suffix of :data:`PRECISIONS`."""
+    return {f"{name}_{suffix}": (argtypes, restype)
+            for name, argtypes in signatures.items() for suffix in PRECISIONS}
+
+
 class Library:
     """A C library compiled from ``source`` on first use (:func:`load_library`), then kept.
 

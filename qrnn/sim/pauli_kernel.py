@@ -40,10 +40,7 @@ _SIGNATURES = {
 SOURCE = Path(__file__).with_name("pauli.c")
 """The C source (package data)."""
 LIBRARY = cpu_build.Library("pauli", lambda: cpu_build.source_file(SOURCE),
-                           "Pauli readout kernels", {
-    f"{name}_{suffix}": (argtypes, ctypes.c_int)
-    for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
-})
+                           "Pauli readout kernels", cpu_build.per_precision(_SIGNATURES))
 """The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 
 

@@ -73,10 +73,8 @@ _SIGNATURES = {
     "gated_forward": [_I32] * 7 + [_PTR] * 5 + [_SIZE],
     "gated_backward": [_I32] * 6 + [_PTR, _SIZE] + [_PTR] * 4,
 }
-LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels", {
-    f"{name}_{suffix}": (argtypes, ctypes.c_int)
-    for name, argtypes in _SIGNATURES.items() for suffix in ("f32", "f64")
-})
+LIBRARY = cpu_build.Library("recurrent", _source, "fused recurrent quantum kernels",
+                           cpu_build.per_precision(_SIGNATURES))
 """The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 
 

@@ -35,10 +35,7 @@ _SIGNATURES = {
 SOURCE = Path(__file__).with_name("state.c")
 """The C source (package data)."""
 LIBRARY = cpu_build.Library("state", lambda: cpu_build.source_file(SOURCE),
-                           "state-vector block kernels", {
-    f"{name}_{suffix}": (argtypes, ctypes.c_int)
-    for name, argtypes in _SIGNATURES.items() for suffix in _SUFFIX.values()
-})
+                           "state-vector block kernels", cpu_build.per_precision(_SIGNATURES))
 """The compiled kernels (built on first use; ``LIBRARY.error`` says why if impossible)."""
 
 
