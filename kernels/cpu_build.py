@@ -103,8 +103,8 @@ def _build(cc: str, name: str, source: str) -> ctypes.CDLL:
     return ctypes.CDLL(str(target))
 
 
-PRECISIONS = ("f32", "f64")
-"""Suffixes of the float32 and float64 instances of a kernel compiled once per precision."""
+PRECISIONS = {torch.float32: "f32", torch.float64: "f64"}
+"""The dtypes a kernel compiled once per precision takes, and the suffixes of its instances."""
 
 
 def per_precision(signatures: dict[str, list], restype=ctypes.c_int) -> dict:
@@ -112,7 +112,7 @@ def per_precision(signatures: dict[str, list], restype=ctypes.c_int) -> dict:
     ``{f"{name}_{suffix}": (argtypes, restype)}`` for every function of ``signatures``
     (``{name: argtypes}``) and every suffix of :data:`PRECISIONS`."""
     return {f"{name}_{suffix}": (argtypes, restype)
-            for name, argtypes in signatures.items() for suffix in PRECISIONS}
+            for name, argtypes in signatures.items() for suffix in PRECISIONS.values()}
 
 
 class Library:
@@ -158,7 +158,7 @@ class Library:
 
     def function(self, name: str, dtype: torch.dtype):
         """Function ``name`` for ``dtype``: ``<name>_f32`` or ``<name>_f64`` (:meth:`require`)."""
-        return getattr(self.require(), f"{name}_{'f32' if dtype == torch.float32 else 'f64'}")
+        return getattr(self.require(), f"{name}_{PRECISIONS.get(dtype, 'f64')}")
 
 
 CELLS = Library("cells", lambda: source_file(Path(__file__).with_name("cells.c")), "CPU kernels")

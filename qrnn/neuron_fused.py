@@ -21,13 +21,12 @@ from qrnn.neuron import NeuronSpec, check_success, underflow_floor
 
 _PTR, _I32 = ctypes.c_void_p, ctypes.c_int
 _REAL = {torch.float32: ctypes.c_float, torch.float64: ctypes.c_double}
-_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 
 
 def _signatures() -> dict:
     out = {}
     for dtype, real in _REAL.items():
-        suffix = _SUFFIX[dtype]
+        suffix = cpu_build.PRECISIONS[dtype]
         head = [_I32, _I32, _I32, _PTR, _I32] + [_PTR] * 5 + [real]
         out[f"neuron_step_forward_{suffix}"] = (head + [_PTR] * 2, ctypes.c_int)
         out[f"neuron_step_backward_{suffix}"] = (head + [_PTR] * 8, ctypes.c_int)

@@ -26,7 +26,6 @@ ENCODINGS = ("ry", "rx", "h_ry", "qlstm")
 """Encodings the kernel computes, in the order of its ``kind`` codes (see the source)."""
 _CODES = {name: code for code, name in enumerate(ENCODINGS)}
 MAX_QUBITS = 6
-_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _PTR, _I32 = ctypes.c_void_p, ctypes.c_int
 _SIGNATURES = {
     "pauli_readout": [_I32, _I32, _I32, _I32, _PTR, _PTR, ctypes.c_size_t, _PTR, _PTR, _PTR],
@@ -73,7 +72,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
         raise ValueError(
             f"readout has shape {tuple(r.shape)}, dtype {r.dtype}: expected ({4**n}, M) {x.dtype}"
         )
-    if x.dtype not in _SUFFIX or not (x.is_cpu and r.is_cpu):
+    if x.dtype not in cpu_build.PRECISIONS or not (x.is_cpu and r.is_cpu):
         raise TypeError(f"x is {x.dtype} on {x.device}: expected float32 or float64 on the CPU")
     x = x.contiguous()
     r = r if r.stride(1) == 1 else r.contiguous()
@@ -102,7 +101,8 @@ def _check_readout2(weights: Tensor, m: int, rotation: str, image, sign) -> None
             or not 1 <= weights.shape[2] <= MAX_QUBITS or not 1 <= m <= weights.shape[2]):
         raise ValueError(f"weights have shape {tuple(weights.shape)} for m={m}: expected "
                          f"(C, 2, n, {kk}) with 1 <= m <= n <= {MAX_QUBITS}")
-    if weights.dtype not in _SUFFIX or not weights.is_cpu or not weights.is_contiguous():
+    if (weights.dtype not in cpu_build.PRECISIONS or not weights.is_cpu
+            or not weights.is_contiguous()):
         raise TypeError(f"weights are {weights.dtype} on {weights.device}: expected contiguous "
                         "float32 or float64 on the CPU")
     _check_layer(4 ** weights.shape[2], weights.dtype, image, sign)
@@ -218,7 +218,7 @@ def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | Non
             or not 1 <= transfer.shape[2] <= MAX_QUBITS):
         raise ValueError(f"transfer has shape {tuple(transfer.shape)}: expected (C, L >= 1, "
                          f"n, 4, 4), 1 <= n <= {MAX_QUBITS}")
-    if transfer.dtype not in _SUFFIX or not transfer.is_cpu:
+    if transfer.dtype not in cpu_build.PRECISIONS or not transfer.is_cpu:
         raise TypeError(f"transfer is {transfer.dtype} on {transfer.device}: expected float32 "
                         "or float64 on the CPU")
     dim = 4 ** transfer.shape[2]

@@ -26,7 +26,6 @@ MAX_QUBITS = 16
 """Largest block the kernel takes (as ``STATE_MAX_QUBITS`` in the source)."""
 ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
 ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
-_SUFFIX = {torch.float32: "f32", torch.float64: "f64"}
 _PTR, _I32 = ctypes.c_void_p, ctypes.c_int
 _SIGNATURES = {
     "state_block": [_I32] * 7 + [_PTR] * 5,
