@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Callable
 from datetime import datetime
 
-from experiments.report import _si, aggregate, fmt_number, markdown_table
+from experiments.report import aggregate, fmt_number, fmt_si, markdown_table
 from experiments.store import Run
 from experiments.tasks import METRICS
 
@@ -142,8 +142,9 @@ def analog_paper_markdown(runs: list[Run], figure_dir: str, link_dir: str) -> st
                          _mean_std(r.metrics.get(f"float_{metric}")),
                          _mean_std(r.metrics.get(f"converted_{metric}")), r.cell]
             cost = r.cost
-            cells += ([_si(cost["energy_pj"] * 1e-12, "J"), _si(cost["latency_ns"] * 1e-9, "s"),
-                       f"{cost['tops_per_w']:.3g}"] if "energy_pj" in cost else ["", "", ""])
+            cells += ([fmt_si(cost["energy_pj"] * 1e-12, "J"),
+                       fmt_si(cost["latency_ns"] * 1e-9, "s"), f"{cost['tops_per_w']:.3g}"]
+                      if "energy_pj" in cost else ["", "", ""])
             float_epochs = train.get("float_epochs", 0)
             epochs = (f"{float_epochs} + {r.epochs - float_epochs:g}" if float_epochs
                       else f"{r.epochs:g}")
@@ -175,9 +176,10 @@ README's path, or None when the runs hold nothing for the block)."""
 
 def update_readme(readme: str, suite_name: str, runs: list[Run]) -> list[str]:
     """Rewrite the blocks of ``suite_name`` in the file ``readme`` from ``runs`` (the suite's
-    stored runs); return the block names written. Refused with one line, before anything is
-    written: a suite without blocks, runs that hold nothing for any block of the suite, a
-    README without the markers of a block the runs fill."""
+    stored runs); return the block names written. Refused with one line, before the README is
+    rewritten: a suite without blocks, runs that hold nothing for any block of the suite, a
+    README without the markers of a block the runs fill (a block's figures may already have
+    been drawn then)."""
     if suite_name not in BLOCKS:
         raise ValueError(f"suite {suite_name!r} has no README block; suites with one: "
                          f"{', '.join(BLOCKS)}")

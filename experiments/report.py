@@ -131,8 +131,9 @@ def cost_text(cost: dict) -> str:
     transpiled depth and two-qubit gates per step and circuit executions per epoch (quantum)."""
     parts = []
     if "energy_pj" in cost:
-        parts.append(f"{_si(cost['energy_pj'] * 1e-12, 'J')}, {_si(cost['latency_ns'] * 1e-9, 's')}"
-                     f", {fmt_number(cost['area_mm2'])} mm²")
+        parts.append(f"{fmt_si(cost['energy_pj'] * 1e-12, 'J')}, "
+                     f"{fmt_si(cost['latency_ns'] * 1e-9, 's')}, "
+                     f"{fmt_number(cost['area_mm2'])} mm²")
     if "expected_repetitions" in cost:
         parts.append(f"{cost['qubits']:g} qubits, {cost['expected_repetitions']:.4g} RUS runs / "
                      f"{cost['neurons_per_sequence']:g} neurons per sequence")
@@ -145,7 +146,8 @@ def cost_text(cost: dict) -> str:
     return "; ".join(parts) or "–"
 
 
-def _si(value: float, unit: str) -> str:
+def fmt_si(value: float, unit: str) -> str:
+    """``value`` (in ``unit``) in 3 significant digits with an SI prefix from f to none."""
     for scale, prefix in ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"),
                           (1.0, "")):
         if abs(value) < scale * 1000:
