@@ -18,16 +18,14 @@ EPOCH_MODELS = ("qlstm", "qfwp")
 EPOCH_TASK = "damped_shm"
 
 
-def _epoch(model_name: str, backend: str) -> float:
-    """Wall seconds of one training epoch (train pass + validation) of ``model_name`` on the
-    quick ``damped_shm`` task with the trainer settings ``qrnn train`` would use."""
-    from experiments import tasks
+def _epoch(model_name: str, backend: str, task) -> float:
+    """Wall seconds of one training epoch (train pass + validation) of ``model_name`` on
+    ``task`` (the quick ``damped_shm``) with the trainer settings ``qrnn train`` would use."""
     from experiments.models import build_model
     from experiments.runner import RunSpec
     from experiments.train import TrainConfig, fit
 
     spec = RunSpec(model_name, EPOCH_TASK, "quick", 0, backend=backend).resolved()
-    task = tasks.load(EPOCH_TASK, "quick", 0)
     model = build_model(model_name, task.input_size, task.output_size, task.kind,
                         hidden_size=spec.hidden_size, backend=backend, seed=0,
                         options=spec.options)
@@ -39,15 +37,18 @@ def _epoch(model_name: str, backend: str) -> float:
 
 def epoch_rows(quick: bool) -> tuple[list[dict], list[str]]:
     """Interleaved runs of one epoch per model and backend: the fast backend's median of
-    several, ``default.qubit`` once (``quick``) or twice."""
+    several, ``default.qubit`` once (``quick``) or twice; the task is generated once."""
+    from experiments import tasks
+
+    task = tasks.load(EPOCH_TASK, "quick", 0)
     rows, summary = [], []
     for name in EPOCH_MODELS:
         times: dict[str, list[float]] = {"fast": [], "default.qubit": []}
-        _epoch(name, "fast")  # warm: compiled kernels, task generation
+        _epoch(name, "fast", task)  # warm: compiled kernels
         for i in range(5 if quick else 9):
-            times["fast"].append(_epoch(name, "fast"))
+            times["fast"].append(_epoch(name, "fast", task))
             if i < (1 if quick else 2):
-                times["default.qubit"].append(_epoch(name, "default.qubit"))
+                times["default.qubit"].append(_epoch(name, "default.qubit", task))
         med = {b: statistics.median(t) for b, t in times.items()}
         for backend, sec in med.items():
             rows.append({"workload": f"{name}_epoch_{EPOCH_TASK}_quick", "backend": backend,
