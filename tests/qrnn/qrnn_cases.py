@@ -21,10 +21,11 @@ def reference(spec: BlockSpec, x: torch.Tensor, weights: torch.Tensor) -> torch.
 
 
 @st.composite
-def block_specs(draw, max_qubits: int = 10) -> BlockSpec:
-    """Random block descriptions of every encoding/entangler/rotation/measurement kind."""
+def block_specs(draw, max_qubits: int = 10, measurements=("z", "z", "probs")) -> BlockSpec:
+    """Random block descriptions of every encoding/entangler/rotation kind and of the
+    ``measurements`` kinds (drawn uniformly from that sequence)."""
     n = draw(st.integers(1, max_qubits))
-    measurement = draw(st.sampled_from(["z", "z", "probs"]))
+    measurement = draw(st.sampled_from(list(measurements)))
     k = draw(st.integers(1, min(n, 3 if measurement == "probs" else n)))
     measured = tuple(draw(st.permutations(range(n)))[:k])
     return BlockSpec(
@@ -46,3 +47,13 @@ def random_args(spec: BlockSpec, seed: int, batch: int | None, per_sample: bool)
     x = (torch.rand(xshape, generator=gen, dtype=torch.float64) * 2 - 1) * torch.pi
     w = (torch.rand(wshape, generator=gen, dtype=torch.float64) * 2 - 1) * torch.pi
     return x, w
+
+
+def assert_paths_agree(loss, path: str, grad_atol: float, reference: str = "reference"):
+    """``loss(path)`` -> ``(value, grads)`` equals ``loss(reference)``: the value to 1e-12 and
+    every gradient to ``grad_atol`` (absolute)."""
+    value, grads = loss(path)
+    want, want_grads = loss(reference)
+    torch.testing.assert_close(value, want, atol=1e-12, rtol=0)
+    for g, r in zip(grads, want_grads, strict=True):
+        torch.testing.assert_close(g, r, atol=grad_atol, rtol=0)

@@ -20,7 +20,7 @@ from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, pauli_kernel, run_block
 from qrnn.sim.fused import HeisenbergReadout, PauliReadout, readout_matrix
 from qrnn.sim.pauli import clifford_action, observable_rows
-from tests.qrnn.qrnn_cases import block_specs, random_args
+from tests.qrnn.qrnn_cases import assert_paths_agree, block_specs, random_args
 
 pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
 
@@ -185,11 +185,7 @@ def test_compiled_block_reused_over_steps_equals_torch_path():
             h, total = zz[:, 0, :3], total + zz[:, 1].square().sum()
         return total, torch.autograd.grad(total, weights)
 
-    loss, grads = step_loss("cpu")
-    want_loss, want_grads = step_loss("reference")
-    torch.testing.assert_close(loss, want_loss, atol=1e-12, rtol=0)
-    for g, r in zip(grads, want_grads, strict=True):
-        torch.testing.assert_close(g, r, atol=1e-12, rtol=0)
+    assert_paths_agree(step_loss, "cpu", grad_atol=1e-12)
 
 
 def test_kernel_bad_inputs_name_what_is_allowed():

@@ -14,7 +14,7 @@ from qrnn.sim import CompiledBlock, pauli_kernel
 from qrnn.sim.fused import PauliReadout, readout_matrix
 from qrnn.sim.pauli import clifford_action
 from qrnn.sim.pauli_nodes import PauliBlock, TwoLayerReadout, two_layer
-from tests.qrnn.qrnn_cases import random_args
+from tests.qrnn.qrnn_cases import assert_paths_agree, random_args
 
 pytestmark = pytest.mark.skipif(not pauli_kernel.available(), reason="no C compiler")
 
@@ -127,11 +127,7 @@ def test_compiled_block_called_twice_equals_torch_path(grad_x):
         inputs = (x, *weights) if grad_x else tuple(weights)
         return value, torch.autograd.grad(value, inputs)
 
-    value, grads = loss("auto")
-    want_value, want_grads = loss("reference")
-    torch.testing.assert_close(value, want_value, atol=1e-12, rtol=0)
-    for g, r in zip(grads, want_grads, strict=True):
-        torch.testing.assert_close(g, r, atol=1e-10, rtol=0)
+    assert_paths_agree(loss, "auto", grad_atol=1e-10)
 
 
 def test_pauli_block_float32_close_to_float64():

@@ -14,28 +14,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qrnn.circuit import ENCODINGS, ENTANGLERS, ROTATIONS, BlockSpec
+from qrnn.circuit import BlockSpec
 from qrnn.sim import CompiledBlock, state_kernel
 from qrnn.sim.block import measured_wires
 from qrnn.sim.gates import cnot_permutation
 from qrnn.sim.state_kernel import StateBlock
-from tests.qrnn.qrnn_cases import random_args
+from tests.qrnn.qrnn_cases import assert_paths_agree, block_specs, random_args
 
 pytestmark = pytest.mark.skipif(not state_kernel.available(), reason="no C compiler")
-
-
-@st.composite
-def z_specs(draw, max_qubits: int = 7) -> BlockSpec:
-    n = draw(st.integers(1, max_qubits))
-    k = draw(st.integers(1, n))
-    return BlockSpec(
-        n_qubits=n,
-        n_layers=draw(st.integers(0, 3)),
-        encoding=draw(st.sampled_from(sorted(ENCODINGS))),
-        entangler=draw(st.sampled_from(sorted(ENTANGLERS))),
-        rotation=draw(st.sampled_from(sorted(ROTATIONS))),
-        measured=tuple(draw(st.permutations(range(n)))[:k]),
-    )
 
 
 def _ran_kernel(out: torch.Tensor) -> bool:
@@ -55,8 +41,8 @@ def _values_and_grads(spec, x, weights, path):
 
 
 @settings(max_examples=30, deadline=None)
-@given(spec=z_specs(), seed=st.integers(0, 2**16), batch=st.sampled_from([1, 3]),
-       circuits=st.sampled_from([1, 3]))
+@given(spec=block_specs(max_qubits=7, measurements=("z",)), seed=st.integers(0, 2**16),
+       batch=st.sampled_from([1, 3]), circuits=st.sampled_from([1, 3]))
 def test_kernel_equals_torch_gates_path(spec, seed, batch, circuits):
     x, _ = random_args(spec, seed, batch, per_sample=False)
     x.requires_grad_()
@@ -104,11 +90,7 @@ def test_auto_gates_blocks_run_the_kernel_and_split_equals_reference():
             h, total = zz[:, 0, :7], total + zz[:, 1].square().sum()
         return total, torch.autograd.grad(total, weights)
 
-    value, grads = loss("auto")
-    want, want_grads = loss("reference")
-    torch.testing.assert_close(value, want, atol=1e-12, rtol=0)
-    for g, r in zip(grads, want_grads, strict=True):
-        torch.testing.assert_close(g, r, atol=1e-10, rtol=0)
+    assert_paths_agree(loss, "auto", grad_atol=1e-10)
 
 
 def test_float32_kernel_close_to_float64():
