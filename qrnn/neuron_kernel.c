@@ -25,6 +25,15 @@ static inline __attribute__((always_inline)) void powers_##SUF(T x, int k, T *xk
     *xk = x; *xk1 = p;                                                                        \
 }                                                                                             \
                                                                                               \
+static inline __attribute__((always_inline)) void angle_powers_##SUF(                     \
+        T cub, T sub, T ccm, T scm, int k, T *ct, T *st, T *a, T *b, T *da, T *db) {        \
+    /* theta = u + c from the cos/sin of u and of c: cos/sin of theta (ct, st),              \
+       a = ct^K, b = st^K and the (K-1)th powers da = ct^(K-1), db = st^(K-1) */             \
+    *ct = cub * ccm - sub * scm; *st = sub * ccm + cub * scm;                                \
+    powers_##SUF(*ct, k, a, da);                                                             \
+    powers_##SUF(*st, k, b, db);                                                             \
+}                                                                                            \
+                                                                                             \
 static inline __attribute__((always_inline)) int neuron_forward_##SUF(int B, int n, int target, int k, const T *psi, const T *cu,         \
                          const T *su, const T *cc, const T *sc, T floor_p, T *out, T *p) {   \
     const size_t N = (size_t)1 << n, L = (size_t)1 << (n - 1 - target);                     \
@@ -37,10 +46,8 @@ static inline __attribute__((always_inline)) int neuron_forward_##SUF(int B, int
             const size_t base = hi * 2 * L, mb = hi * L;                                      \
             for (size_t lo = 0; lo < L; ++lo) {                                              \
                 const size_t m = mb + lo;                                                    \
-                T ct = cub * cc[m] - sub * sc[m], st = sub * cc[m] + cub * sc[m];            \
-                T a, bb, d1, d2;                                                             \
-                powers_##SUF(ct, k, &a, &d1);                                                \
-                powers_##SUF(st, k, &bb, &d2);                                               \
+                T ct, st, a, bb, d1, d2;                                                     \
+                angle_powers_##SUF(cub, sub, cc[m], sc[m], k, &ct, &st, &a, &bb, &d1, &d2);  \
                 T x0 = x[base + lo], x1 = x[base + L + lo];                                  \
                 T n0 = a * x0 - bb * x1, n1 = bb * x0 + a * x1;                              \
                 o[base + lo] = n0; o[base + L + lo] = n1;                                    \
@@ -73,10 +80,8 @@ static inline __attribute__((always_inline)) int neuron_backward_##SUF(int B, in
                 const size_t base = hi * 2 * L, mb = hi * L;                                  \
                 for (size_t lo = 0; lo < L; ++lo) {                                          \
                     const size_t m = mb + lo;                                                \
-                    T ct = cub * cc[m] - sub * sc[m], st = sub * cc[m] + cub * sc[m];        \
-                    T a, bb, d1, d2;                                                         \
-                    powers_##SUF(ct, k, &a, &d1);                                            \
-                    powers_##SUF(st, k, &bb, &d2);                                           \
+                    T ct, st, a, bb, d1, d2;                                                 \
+                    angle_powers_##SUF(cub, sub, cc[m], sc[m], k, &ct, &st, &a, &bb, &d1, &d2); \
                     T x0 = x[base + lo], x1 = x[base + L + lo];                              \
                     dot += go[base + lo] * (a * x0 - bb * x1)                                \
                          + go[base + L + lo] * (bb * x0 + a * x1);                           \
@@ -89,10 +94,8 @@ static inline __attribute__((always_inline)) int neuron_backward_##SUF(int B, in
             const size_t base = hi * 2 * L, mb = hi * L;                                      \
             for (size_t lo = 0; lo < L; ++lo) {                                              \
                 const size_t m = mb + lo;                                                    \
-                T ct = cub * cc[m] - sub * sc[m], st = sub * cc[m] + cub * sc[m];            \
-                T a, bb, ca, sb;                                                             \
-                powers_##SUF(ct, k, &a, &ca);                                                \
-                powers_##SUF(st, k, &bb, &sb);                                               \
+                T ct, st, a, bb, ca, sb;                                                     \
+                angle_powers_##SUF(cub, sub, cc[m], sc[m], k, &ct, &st, &a, &bb, &ca, &sb);  \
                 T x0 = x[base + lo], x1 = x[base + L + lo];                                  \
                 T n0 = a * x0 - bb * x1, n1 = bb * x0 + a * x1;                              \
                 T g0 = s * go[base + lo] - coef * n0, g1 = s * go[base + L + lo] - coef * n1; \
