@@ -25,10 +25,11 @@
  * * when ``jac`` is not NULL, ``jac[b, q, j]`` (``(B, n, M)``): the same with ``v_q`` replaced
  *   by ``dv_q``, the derivative of ``out[b, j]`` in ``x[b, q]``.
  *
- * ``R`` is contracted one qubit at a time (each pass sums four row blocks weighted by one
- * qubit's vector); the ``1 + n`` products share the passes over the qubits before their
- * derivative slot: ``M (2 * 4**n + 3 * 4**(n-1) + ...)`` multiply-adds per row instead of
- * ``(1 + n) M 4**n``.
+ * Without ``jac`` each row's features are one Kronecker product and ``out`` M dot products
+ * with ``R`` transposed once (contiguous, vectorised). With ``jac``, ``R`` is contracted one
+ * qubit at a time (each pass sums four row blocks weighted by one qubit's vector); the
+ * ``1 + n`` products share the passes over the qubits before their derivative slot:
+ * ``M (2 * 4**n + 3 * 4**(n-1) + ...)`` multiply-adds per row instead of ``(1 + n) M 4**n``.
  *
  * ``pauli_heisenberg``: the readout matrix of C circuits of L layers (each layer a CNOT layer,
  * then one rotation per qubit). Each of the M observables ``obs (M, 4**n)`` (Pauli coefficients)
@@ -89,16 +90,74 @@
 #include "pauli_step.h"
 #include "pauli_readout2.h"
 
+/* Eight values of one precision as one vector (GCC/Clang vector extension), loaded from
+   memory of any alignment. */
+typedef REAL SFX(lane8) __attribute__((vector_size(sizeof(REAL) * 8)));
+
+static SFX(lane8) SFX(load8)(const REAL *p) {
+    SFX(lane8) v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* out[j] = sum_s f[s] rt[j dim + s] for j < m: four columns at a time, each summed in an
+   eight-lane vector (four independent chains in registers: one running sum per column
+   would wait on its own latency). */
+static void SFX(dots)(size_t dim, int m, const REAL *restrict f, const REAL *restrict rt,
+                      REAL *restrict out) {
+    int j = 0;
+    for (; dim % 8 == 0 && j + 4 <= m; j += 4) {
+        const REAL *c0 = rt + j * dim, *c1 = c0 + dim, *c2 = c1 + dim, *c3 = c2 + dim;
+        SFX(lane8) a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (size_t s = 0; s < dim; s += 8) {
+            SFX(lane8) v = SFX(load8)(f + s);
+            a0 += v * SFX(load8)(c0 + s); a1 += v * SFX(load8)(c1 + s);
+            a2 += v * SFX(load8)(c2 + s); a3 += v * SFX(load8)(c3 + s);
+        }
+        REAL t0 = 0, t1 = 0, t2 = 0, t3 = 0;
+        for (int l = 0; l < 8; l++) { t0 += a0[l]; t1 += a1[l]; t2 += a2[l]; t3 += a3[l]; }
+        out[j] = t0; out[j + 1] = t1; out[j + 2] = t2; out[j + 3] = t3;
+    }
+    for (; j < m; j++) {
+        const REAL *col = rt + j * dim;
+        REAL acc = 0;
+        for (size_t s = 0; s < dim; s++) acc += f[s] * col[s];
+        out[j] = acc;
+    }
+}
+
+/* out[b, j] = f_b . R[:, j] for the batch, without a Jacobian: each sample's features by
+   one Kronecker product (into feats[b], or a scratch row), then M dot products with R
+   transposed once (rt, M x 4**n): contiguous loops the compiler vectorises. buf holds
+   (M + 1) 4**n. */
+static void SFX(readout_dot)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
+                             size_t ldr, REAL *out, REAL *feats, REAL *buf) {
+    size_t dim = (size_t)1 << (2 * n);
+    REAL *rt = buf, *scratch = buf + dim * m;
+    REAL vecs[4 * MAX_QUBITS], dvecs[4 * MAX_QUBITS];
+    for (size_t s = 0; s < dim; s++)
+        for (int j = 0; j < m; j++) rt[j * dim + s] = r[s * ldr + j];
+    for (int b = 0; b < batch; b++) {
+        REAL *f = feats ? feats + (size_t)b * dim : scratch;
+        for (int q = 0; q < n; q++)
+            SFX(bloch)(kind, x[(size_t)b * n + q], vecs + 4 * q, dvecs + 4 * q);
+        SFX(kron)(n, vecs, f);
+        SFX(dots)(dim, m, f, rt, out + (size_t)b * m);
+    }
+}
+
 int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const REAL *r,
                       size_t ldr, REAL *out, REAL *jac, REAL *feats) {
     if (n < 1 || n > MAX_QUBITS || kind < 0 || kind > 3) return 1;
     size_t dim = (size_t)1 << (2 * n), part = dim / 4 * m;
     int kk = jac ? n + 1 : 1;
-    REAL *buf = malloc(sizeof(REAL) * 2 * kk * part);
+    REAL *buf = malloc(sizeof(REAL) * (jac ? 2 * kk * part : (m + 1) * dim));
     if (!buf) return 2;
-    for (int b = 0; b < batch; b++)
+    if (!jac)
+        SFX(readout_dot)(batch, n, m, kind, x, r, ldr, out, feats, buf);
+    for (int b = 0; jac && b < batch; b++)
         SFX(readout)(n, m, kind, 0, x + (size_t)b * n, r, ldr, out + (size_t)b * m,
-                     jac ? jac + (size_t)b * n * m : NULL, feats ? feats + b * dim : NULL, buf);
+                     jac + (size_t)b * n * m, feats ? feats + b * dim : NULL, buf);
     free(buf);
     return 0;
 }
@@ -118,17 +177,20 @@ int SFX(pauli_block_backward)(int batch, int circuits, int n, int m, int rot,
                              REAL *g_w) {
     if (n < 1 || n > MAX_QUBITS || circuits < 1 || m < 1) return 1;
     size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
-    REAL *g_r = malloc(sizeof(REAL) * dim * width);
+    REAL *g_r = malloc(sizeof(REAL) * 2 * dim * width);
     if (!g_r) return 2;
-    if (g_readout) memcpy(g_r, g_readout, sizeof(REAL) * dim * width);
-    else memset(g_r, 0, sizeof(REAL) * dim * width);
-    for (int b = 0; feats && g_out && b < batch; b++) {  /* g_r += feats^T g_out */
+    REAL *g_t = g_r + dim * width;  /* feats^T g_out transposed (width, dim): contiguous rows */
+    memset(g_t, 0, sizeof(REAL) * dim * width);
+    for (int b = 0; feats && g_out && b < batch; b++) {
         const REAL *f = feats + (size_t)b * dim, *g = g_out + (size_t)b * width;
-        for (size_t s = 0; s < dim; s++) {
-            REAL *row = g_r + s * width;
-            for (size_t j = 0; j < width; j++) row[j] += f[s] * g[j];
+        for (size_t j = 0; j < width; j++) {
+            REAL *row = g_t + j * dim, gj = g[j];
+            for (size_t s = 0; s < dim; s++) row[s] += gj * f[s];
         }
     }
+    for (size_t s = 0; s < dim; s++)
+        for (size_t j = 0; j < width; j++)
+            g_r[s * width + j] = (g_readout ? g_readout[s * width + j] : 0) + g_t[j * dim + s];
     int failed = SFX(readout2_backward)(circuits, n, m, rot, weights, image, sign, g_r, g_w);
     free(g_r);
     return failed;

@@ -23,8 +23,9 @@ static void SFX(bloch)(int kind, REAL v, REAL *b, REAL *d) {
     else { b[1] = c; b[2] = 0; b[3] = -s; d[1] = -s; d[2] = 0; d[3] = -c; }
 }
 
-/* f = kron of the n 4-vectors vecs[q], qubit 0 the most significant digit. */
-static void SFX(kron)(int n, const REAL *vecs, REAL *f) {
+/* f = kron of the n 4-vectors vecs[q], qubit 0 the most significant digit, one qubit at a
+   time in place. */
+static void SFX(kron_digits)(int n, const REAL *vecs, REAL *f) {
     size_t len = 1;
     f[0] = 1;
     for (int q = 0; q < n; q++) {
@@ -35,6 +36,24 @@ static void SFX(kron)(int n, const REAL *vecs, REAL *f) {
             f[4 * i + 1] = a * v[1]; f[4 * i] = a * v[0];
         }
         len *= 4;
+    }
+}
+
+/* f = kron of the n 4-vectors vecs[q] (as kron_digits): from 3 qubits, the outer product of
+   the first n - 2 qubits' product with the last two's 16 values, rows of 16 the compiler
+   vectorises. */
+static void SFX(kron)(int n, const REAL *vecs, REAL *f) {
+    if (n < 3) {
+        SFX(kron_digits)(n, vecs, f);
+        return;
+    }
+    REAL hi[1 << (2 * (MAX_QUBITS - 2))], lo[16];
+    SFX(kron_digits)(n - 2, vecs, hi);
+    SFX(kron_digits)(2, vecs + 4 * (n - 2), lo);
+    size_t len = (size_t)1 << (2 * (n - 2));
+    for (size_t i = 0; i < len; i++) {
+        REAL a = hi[i], *row = f + 16 * i;
+        for (int k = 0; k < 16; k++) row[k] = a * lo[k];
     }
 }
 

@@ -41,6 +41,9 @@ def test_compiled_pauli_path_equals_torch_path(spec, seed, batch):
     reference = _values_and_grads(spec, x, w, "reference")
     for got, want in zip(compiled, reference, strict=True):
         torch.testing.assert_close(got, want, atol=1e-10, rtol=0)
+    with torch.no_grad():  # without gradients the kernel takes its feature-dot path
+        plain = run_block(spec, x, w, method="pauli", path="cpu")
+    torch.testing.assert_close(plain, reference[0], atol=1e-10, rtol=0)
 
 
 def _bloch(kind: str, v: torch.Tensor) -> torch.Tensor:
@@ -70,13 +73,18 @@ def test_kernel_encodings_match_closed_forms_and_their_derivatives(kind, dtype):
     torch.testing.assert_close(jac[:, 0].double(), deriv.T, atol=tol, rtol=0)
 
 
-def test_kernel_features_are_the_kronecker_product_qubit_zero_first():
-    x = torch.tensor([[0.3, -1.1, 2.0]], dtype=torch.float64)
-    r = torch.zeros(64, 1, dtype=torch.float64)
-    _, feats, _ = pauli_kernel.readout(x, r, "ry", features=True)
-    b = [_bloch("ry", x[0, q : q + 1])[0] for q in range(3)]
-    want = torch.einsum("i,j,k->ijk", *b).reshape(-1)
-    torch.testing.assert_close(feats[0], want, atol=1e-14, rtol=0)
+@pytest.mark.parametrize("n", range(1, pauli_kernel.MAX_QUBITS + 1))
+def test_kernel_features_are_the_kronecker_product_qubit_zero_first(n):
+    gen = torch.Generator().manual_seed(n)
+    x = torch.rand(3, n, generator=gen, dtype=torch.float64) * 4 - 2
+    r = torch.randn(4**n, 5, generator=gen, dtype=torch.float64)
+    out, feats, _ = pauli_kernel.readout(x, r, "ry", features=True)
+    for b in range(3):
+        want = torch.ones(1, dtype=torch.float64)
+        for q in range(n):
+            want = torch.kron(want, _bloch("ry", x[b, q : q + 1])[0])
+        torch.testing.assert_close(feats[b], want, atol=1e-14, rtol=0)
+    torch.testing.assert_close(out, feats @ r, atol=1e-12, rtol=0)
 
 
 def test_kernel_reads_a_column_slice_in_place():
