@@ -167,9 +167,10 @@ class CircuitBlock(abc.ABC):
         return sizes
 
 
-def check_inputs(spec: BlockSpec, x) -> torch.Tensor:
-    """Validate block inputs: ``(n_qubits,)`` or ``(batch, n_qubits)``, real, finite."""
-    x = real_tensor("x", x)
+def check_inputs(spec: BlockSpec, x, finite: bool = True) -> torch.Tensor:
+    """Validate block inputs: ``(n_qubits,)`` or ``(batch, n_qubits)``, real, and finite
+    unless ``finite`` is False (a compiled kernel that checks the values as it reads them)."""
+    x = real_tensor("x", x, finite)
     n = spec.n_qubits
     if x.ndim not in (1, 2) or x.shape[-1] != n or (x.ndim == 2 and x.shape[0] == 0):
         raise ValueError(f"x has shape {tuple(x.shape)}; expected ({n},) or (batch>=1, {n})")
@@ -199,8 +200,9 @@ def common_batch(x: torch.Tensor, weights: torch.Tensor) -> int | None:
     return batches.pop() if batches else None
 
 
-def real_tensor(name: str, value) -> torch.Tensor:
-    """``value`` as a finite float32/float64 tensor, or a TypeError/ValueError naming ``name``."""
+def real_tensor(name: str, value, finite: bool = True) -> torch.Tensor:
+    """``value`` as a finite float32/float64 tensor, or a TypeError/ValueError naming ``name``
+    (``finite=False``: the values are not checked, for a caller whose kernel checks them)."""
     if not isinstance(value, torch.Tensor):
         try:
             value = torch.as_tensor(value, dtype=torch.float64)
@@ -208,6 +210,8 @@ def real_tensor(name: str, value) -> torch.Tensor:
             raise TypeError(f"{name} must be a real tensor, got {type(value).__name__}") from err
     if value.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name} has dtype {value.dtype}; expected torch.float32 or torch.float64")
+    if not finite:
+        return value
     finite_sum = math.isfinite(float(value.detach().sum()))  # one reduction in the common case
     if not finite_sum and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} contains NaN or infinite values; all entries must be finite")

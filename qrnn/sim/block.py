@@ -170,6 +170,12 @@ class CompiledBlock(CircuitBlock):
     ``(batch, spec.output_size)`` for one weight tensor and ``(batch, C, spec.output_size)``
     for a sequence; an unbatched ``x`` of shape ``(n_qubits,)`` with shared weights drops the
     batch axis. The computation runs in the weights' dtype (float32 -> complex64).
+
+    A NaN or infinity in the weights or in ``x`` raises a ValueError naming which. One shared
+    tensor of a two-layer block on the compiled Pauli path is built with the first call,
+    whose kernel checks the weights and ``x`` as it reads them, so there the weights' error
+    comes with the first call (or :meth:`states`/:meth:`split`); every other set-up checks
+    the weights here.
     """
 
     def __init__(
@@ -190,6 +196,13 @@ class CompiledBlock(CircuitBlock):
         self.spec, self.path = spec, check_path(path, PATHS[2:])
         self.shots, self.generator = shots, generator
         self.multi = isinstance(weights, Sequence) and not isinstance(weights, torch.Tensor)
+        self._unitary_rows = self._readout = None
+        layer = None if self.multi or shots is not None else fused_layer(spec, weights, method,
+                                                                          self.path)
+        if layer is not None:  # one shared tensor: the build runs with the first call
+            self._single, self._stacked, self._layer = weights, None, layer
+            self.batch, self.dtype, self.method, self.n_circuits = None, weights.dtype, "pauli", 1
+            return
         stacked = stack_weights(spec, weights if self.multi else [weights])  # (C, [B,] L, n, k)
         self.batch = stacked.shape[1] if stacked.ndim == 5 else None
         self.dtype = stacked.dtype
@@ -201,10 +214,9 @@ class CompiledBlock(CircuitBlock):
         self.n_circuits = stacked.shape[0]
         n = spec.n_qubits
         pairs = entangler_pairs(spec)
-        self._stacked, self._unitary_rows = stacked, None
+        self._stacked = stacked
         single = not self.multi and isinstance(weights, torch.Tensor) and weights.ndim == 3
         self._single = weights if single else None  # one shared tensor, as given
-        self._readout = None
         if self.method == "pauli":
             probs = spec.measurement == "probs"
             fuse = shots is None and two_layer(spec.n_layers, spec.wires, probs)
@@ -224,6 +236,13 @@ class CompiledBlock(CircuitBlock):
                                       and state_kernel.compiled(stacked, self.path))
             if not self._kernel:
                 self._layer_matrices()
+
+    def _weights(self) -> torch.Tensor:
+        """The weights stacked, ``(C, [B,] L, n, k)``; a block set up by :func:`fused_layer`
+        stacks (and checks) its one tensor here, on first use."""
+        if self._stacked is None:
+            self._stacked = stack_weights(self.spec, [self._single])
+        return self._stacked
 
     def _layer_matrices(self) -> list[torch.Tensor]:
         """The ``"gates"`` method's fused rotations (:func:`layer_matrices`), built once."""
@@ -245,7 +264,7 @@ class CompiledBlock(CircuitBlock):
                 perm = cnot_permutation(pairs, n) if pairs else None
                 inverse = inverse_permutation(pairs, n) if pairs else None
                 self._unitary_rows = BlockUnitary.apply(
-                    self._stacked, self.spec.rotation, perm, inverse
+                    self._weights(), self.spec.rotation, perm, inverse
                 )
         return self._unitary_rows
 
@@ -260,14 +279,14 @@ class CompiledBlock(CircuitBlock):
         """
         if self.method == "pauli" and self._readout is None:
             spec = self.spec
-            self._readout = readout_matrix(self._stacked, spec.rotation, entangler_pairs(spec),
-                                           spec.wires, False, self.path)
+            self._readout = readout_matrix(self._weights(), spec.rotation,
+                                           entangler_pairs(spec), spec.wires, False, self.path)
         groups, start = [], 0
         for size in self._check_split(sizes):
             group = copy.copy(self)
             group.multi, group.n_circuits, group._single = True, size, None
             cut = slice(start, start + size)
-            group._stacked = self._stacked[cut]
+            group._stacked = self._weights()[cut]
             if self._unitary_rows is not None:
                 dim = 2**self.spec.n_qubits
                 group._unitary_rows = self._unitary_rows[:, start * dim : (start + size) * dim]
@@ -309,9 +328,10 @@ class CompiledBlock(CircuitBlock):
         """Measured outputs for ``x`` ``(batch, n_qubits)`` or ``(n_qubits,)`` (see class
         docstring); sampled estimates when the block was made with ``shots``."""
         spec, shots, generator = self.spec, self.shots, self.generator
-        x = check_inputs(spec, x)
+        first = self.method == "pauli" and shots is None and self._readout is None
+        x = check_inputs(spec, x, finite=not first)  # the first Pauli step's kernel checks x
         if self.method == "pauli" and shots is None:
-            if self._readout is None:  # first step: one node with the build
+            if first:  # one node with the build
                 weights = self._stacked if self._single is None else self._single
                 out, self._readout = PauliBlock.apply(
                     self._inputs(x), weights, spec.rotation, len(spec.wires), spec.encoding,
@@ -351,6 +371,28 @@ class CompiledBlock(CircuitBlock):
         if x.ndim == 1 and self.batch is None:
             out = out.squeeze(0)
         return out
+
+
+def fused_layer(spec: BlockSpec, weights, method: str, path: str):
+    """The CNOT layer ``(image, sign)`` (``(None, None)`` without one) when ``weights`` are one
+    shared tensor of ``spec.weight_shape`` whose block runs the compiled two-layer Pauli
+    build with its first call (:class:`~qrnn.sim.pauli_nodes.PauliBlock`, whose kernel checks
+    the weights' values), else None: the block is set up in full."""
+    if (not isinstance(weights, torch.Tensor) or weights.dtype not in (torch.float32,
+            torch.float64) or weights.shape != spec.weight_shape):
+        return None
+    layer = _fused_layer(spec, method, weights.dtype)
+    return layer if layer is not None and pauli_compiled(weights, path) else None
+
+
+@lru_cache(maxsize=256)
+def _fused_layer(spec: BlockSpec, method: str, dtype: torch.dtype):
+    """:func:`fused_layer` for a valid tensor of ``dtype``, before the kernels' availability."""
+    if (method not in ("auto", "pauli") or choose_method(spec, method, False) != "pauli"
+            or not two_layer(spec.n_layers, spec.wires, spec.measurement == "probs")):
+        return None
+    pairs = entangler_pairs(spec)
+    return clifford_action(pairs, spec.n_qubits, dtype) if pairs else (None, None)
 
 
 @lru_cache(maxsize=256)

@@ -54,7 +54,8 @@
  * feats^T g_out`` (either part NULL: absent), then ``readout2_backward`` into ``g_w``.
  *
  * Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
- * memory cannot be allocated.
+ * memory cannot be allocated; ``pauli_block`` reads its inputs first and returns 3 if ``x``
+ * and 4 if the weights hold a NaN or an infinity (nothing written).
  *
  * The kernels are written once below (#else branch) and instantiated for double and float
  * by including this file into itself with REAL, SFX() and MATH() defined.
@@ -162,9 +163,20 @@ int SFX(pauli_readout)(int batch, int n, int m, int kind, const REAL *x, const R
     return 0;
 }
 
+/* Whether all of v[0..len) are finite (no NaN or infinity). */
+static int SFX(all_finite)(size_t len, const REAL *v) {
+    int ok = 1;
+    for (size_t i = 0; i < len; i++) ok &= isfinite(v[i]) != 0;
+    return ok;
+}
+
 int SFX(pauli_block)(int batch, int circuits, int n, int m, int rot, int kind,
                     const REAL *weights, const int64_t *image, const REAL *sign,
                     const REAL *x, REAL *r, REAL *out, REAL *jac, REAL *feats) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1) return 1;
+    size_t nw = (size_t)circuits * 2 * n * (rot == 0 ? 3 : 1), nx = (size_t)batch * n;
+    if (!SFX(all_finite)(nx, x)) return 3;
+    if (!SFX(all_finite)(nw, weights)) return 4;
     int failed = SFX(readout2)(circuits, n, m, rot, weights, image, sign, r);
     if (failed) return failed;
     return SFX(pauli_readout)(batch, n, circuits * m, kind, x, r, (size_t)circuits * m, out,

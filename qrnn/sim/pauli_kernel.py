@@ -24,7 +24,8 @@ from kernels import cpu_build
 
 ENCODINGS = ("ry", "rx", "h_ry", "qlstm")
 """Encodings the kernel computes, in the order of its ``kind`` codes (see the source)."""
-_CODES = {name: code for code, name in enumerate(ENCODINGS)}
+ENCODING_CODES = {name: code for code, name in enumerate(ENCODINGS)}
+"""Each encoding's code in the compiled kernels (pauli.c, state.c, recurrent.c)."""
 MAX_QUBITS = 6
 _PTR, _I32 = ctypes.c_void_p, ctypes.c_int
 _SIGNATURES = {
@@ -63,7 +64,7 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     Returns:
         ``(out (B, M), feats (B, 4**n) or None, jac (B, n, M) or None)``.
     """
-    if encoding not in _CODES:
+    if encoding not in ENCODING_CODES:
         raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
     if x.ndim != 2 or not 1 <= x.shape[1] <= MAX_QUBITS:
         raise ValueError(f"x has shape {tuple(x.shape)}: expected (B, n), 1 <= n <= {MAX_QUBITS}")
@@ -81,8 +82,8 @@ def readout(x: Tensor, r: Tensor, encoding: str, jacobian: bool = False,
     jac = x.new_empty(batch, n, m) if jacobian else None
     feats = x.new_empty(batch, 4**n) if features else None
     failed = LIBRARY.function("pauli_readout", x.dtype)(
-        batch, n, m, _CODES[encoding], x.data_ptr(), r.data_ptr(), r.stride(0), out.data_ptr(),
-        _ptr(jac), _ptr(feats))
+        batch, n, m, ENCODING_CODES[encoding], x.data_ptr(), r.data_ptr(), r.stride(0),
+        out.data_ptr(), _ptr(jac), _ptr(feats))
     if failed:
         raise MemoryError(f"Pauli readout kernel could not allocate {(n + 1) * 4**n} values")
     return out, feats, jac
@@ -164,24 +165,38 @@ def readout2_backward(weights: Tensor, m: int, rotation: str, grad: Tensor,
 def block(x: Tensor, weights: Tensor, m: int, rotation: str, encoding: str,
           image: Tensor | None, sign: Tensor | None, jacobian: bool, features: bool):
     """:func:`readout2` and :func:`readout` of it in one call: ``(out (B, C m), readout,
-    feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights (C, 2, n, k)``."""
+    feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights (C, 2, n, k)``.
+    A NaN or infinity in ``x`` or the weights raises a ValueError (the kernel checks them)."""
     _check_readout2(weights, m, rotation, image, sign)
     circuits, _, n = weights.shape[:3]
-    if encoding not in _CODES:
+    if encoding not in ENCODING_CODES:
         raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
     if x.shape != (x.shape[0], n) or x.dtype != weights.dtype or not x.is_contiguous():
         raise ValueError(f"x has shape {tuple(x.shape)}, dtype {x.dtype}: expected contiguous "
                          f"(B, {n}) {weights.dtype}")
-    batch, width = x.shape[0], circuits * m
-    rows, out = x.new_empty(4**n, width), x.new_empty(batch, width)
+    return run_block(x, weights, circuits, m, ROTATION_CODES[rotation], ENCODING_CODES[encoding],
+                     image, sign, jacobian, features, (x.shape[0], circuits * m))
+
+
+def run_block(x: Tensor, weights: Tensor, circuits: int, m: int, rot: int, kind: int,
+              image: Tensor | None, sign: Tensor | None, jacobian: bool, features: bool,
+              out_shape: tuple[int, ...]):
+    """:func:`block` without its argument checks, for a caller that made the arguments
+    itself (:class:`qrnn.sim.pauli_nodes.PauliBlock`): ``x (B, n)`` and the weights
+    (``circuits`` two-layer circuits) contiguous CPU tensors of one dtype; ``rot`` and
+    ``kind`` codes from :data:`ROTATION_CODES` and :data:`ENCODINGS`; ``out`` is allocated
+    with ``out_shape`` (``B * circuits * m`` values in that order). The kernel still checks
+    the sizes, and the values of ``x`` and the weights for NaN and infinity."""
+    batch, n = x.shape
+    dim, width = 4**n, circuits * m
+    rows, out = x.new_empty(dim, width), x.new_empty(out_shape)
     jac = x.new_empty(batch, n, width) if jacobian else None
-    feats = x.new_empty(batch, 4**n) if features else None
+    feats = x.new_empty(batch, dim) if features else None
     failed = LIBRARY.function("pauli_block", x.dtype)(
-        batch, circuits, n, m, ROTATION_CODES[rotation], _CODES[encoding], weights.data_ptr(),
-        _ptr(image), _ptr(sign), x.data_ptr(), rows.data_ptr(), out.data_ptr(), _ptr(jac),
-        _ptr(feats))
+        batch, circuits, n, m, rot, kind, weights.data_ptr(), _ptr(image), _ptr(sign),
+        x.data_ptr(), rows.data_ptr(), out.data_ptr(), _ptr(jac), _ptr(feats))
     if failed:
-        raise MemoryError(f"Pauli block kernel could not allocate {(n + 1) * 4**n} values")
+        raise _block_error(failed, f"{(n + 1) * dim} values")
     return out, rows, feats, jac
 
 
@@ -193,24 +208,45 @@ def block_backward(weights: Tensor, m: int, rotation: str, image: Tensor | None,
     _check_readout2(weights, m, rotation, image, sign)
     circuits, _, n = weights.shape[:3]
     width = circuits * m
-    if g_readout is not None:
+    if g_readout is not None and (g_readout.shape != (4**n, width)
+                                  or g_readout.dtype != weights.dtype):
+        raise ValueError(f"g_readout has shape {tuple(g_readout.shape)}: expected "
+                         f"({4**n}, {width})")
+    if g_out is not None and (feats is None or g_out.shape != (feats.shape[0], width)
+                              or feats.shape[1] != 4**n):
+        raise ValueError(f"g_out has shape {tuple(g_out.shape)}: expected (B, {width}) "
+                         f"with the features (B, {4**n})")
+    return run_block_backward(weights, circuits, n, m, ROTATION_CODES[rotation], image, sign,
+                              feats, g_out, g_readout)
+
+
+def run_block_backward(weights: Tensor, circuits: int, n: int, m: int, rot: int,
+                       image: Tensor | None, sign: Tensor | None, feats: Tensor | None,
+                       g_out: Tensor | None, g_readout: Tensor | None) -> Tensor:
+    """:func:`block_backward` without its argument checks (see :func:`run_block`); the
+    gradient has the weights' shape."""
+    if g_readout is not None and not g_readout.is_contiguous():
         g_readout = g_readout.contiguous()
-        if g_readout.shape != (4**n, width) or g_readout.dtype != weights.dtype:
-            raise ValueError(f"g_readout has shape {tuple(g_readout.shape)}: expected "
-                             f"({4**n}, {width})")
-    if g_out is not None:
+    if g_out is not None and not g_out.is_contiguous():
         g_out = g_out.contiguous()
-        if feats is None or g_out.shape != (feats.shape[0], width) or feats.shape[1] != 4**n:
-            raise ValueError(f"g_out has shape {tuple(g_out.shape)}: expected (B, {width}) "
-                             f"with the features (B, {4**n})")
     g_w = torch.empty_like(weights)
     failed = LIBRARY.function("pauli_block_backward", weights.dtype)(
-        feats.shape[0] if g_out is not None else 0, circuits, n, m, ROTATION_CODES[rotation],
+        feats.shape[0] if g_out is not None else 0, circuits, n, m, rot,
         weights.data_ptr(), _ptr(image), _ptr(sign), _ptr(feats), _ptr(g_out), _ptr(g_readout),
         g_w.data_ptr())
     if failed:
-        raise MemoryError(f"Pauli block kernel could not allocate {3 * 4**n * width} values")
+        raise _block_error(failed, f"{3 * 4**n * circuits * m} values")
     return g_w
+
+
+def _block_error(code: int, scratch: str) -> Exception:
+    """The exception for a nonzero return ``code`` of the block kernels."""
+    if code in (3, 4):
+        name = "x" if code == 3 else "weights"
+        return ValueError(f"{name} contains NaN or infinite values; all entries must be finite")
+    if code == 2:
+        return MemoryError(f"Pauli block kernel could not allocate {scratch}")
+    return ValueError(f"Pauli block kernel rejected its sizes (code {code})")
 
 
 def _check_heisenberg(transfer: Tensor, image: Tensor | None, sign: Tensor | None) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 
 from qrnn.sim import pauli_kernel
+from qrnn.sim.pauli_kernel import ENCODING_CODES, ROTATION_CODES
 
 
 def two_layer(layers: int, wires, probs: bool) -> bool:
@@ -64,35 +65,40 @@ class PauliBlock(torch.autograd.Function):
     Outputs: ``out (B, C, m)`` (``(B, m)`` for 3-D weights), the step's <Z> values, and
     ``readout (4**n, C * m)`` (:class:`TwoLayerReadout`'s output, for later steps).
 
-    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.block`: the build, then the
-    step with the Pauli features when the weights need a gradient and the input Jacobian
-    when ``x`` needs one). Backward: ``g_x = J g_out``; one compiled call
-    (:func:`~qrnn.sim.pauli_kernel.block_backward`) for ``g_readout + feats^T g_out`` and
-    the angles' gradient.
+    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.run_block`: the build, then
+    the step with the Pauli features when the weights need a gradient and the input Jacobian
+    when ``x`` needs one; it raises on a NaN or infinity in ``x`` or the weights, which the
+    kernel checks as it reads them). Backward: ``g_x = J g_out``; one compiled call
+    (:func:`~qrnn.sim.pauli_kernel.run_block_backward`) for ``g_readout + feats^T g_out``
+    and the angles' gradient. The arguments are not checked again here: the caller
+    (:class:`qrnn.sim.block.CompiledBlock`) made them.
     """
 
     @staticmethod
     def forward(ctx, x, weights, kind, m, encoding, image, sign):
-        stacked = weights.reshape(-1, *weights.shape[-3:]).contiguous()
+        weights = weights if weights.is_contiguous() else weights.contiguous()
+        x = x if x.is_contiguous() else x.contiguous()
+        circuits = 1 if weights.ndim == 3 else weights.shape[0]
         jacobian, features = ctx.needs_input_grad[:2]
-        out, readout, feats, jac = pauli_kernel.block(
-            x.contiguous(), stacked, m, kind, encoding, image, sign, jacobian, features)
-        ctx.args = (m, kind, image, sign, weights.shape)
+        shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], circuits, m)
+        out, readout, feats, jac = pauli_kernel.run_block(
+            x, weights, circuits, m, ROTATION_CODES[kind], ENCODING_CODES[encoding],
+            image, sign, jacobian, features, shape)
+        ctx.args = (circuits, x.shape[1], m, ROTATION_CODES[kind], image, sign)
         ctx.set_materialize_grads(False)
-        ctx.save_for_backward(stacked, feats, jac)
-        shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], stacked.shape[0], m)
-        return out.reshape(shape), readout
+        ctx.save_for_backward(weights, feats, jac)
+        return out, readout
 
     @staticmethod
     def backward(ctx, g_out, g_readout):
-        stacked, feats, jac = ctx.saved_tensors
-        m, kind, image, sign, shape = ctx.args
+        weights, feats, jac = ctx.saved_tensors
+        circuits, n, m, rot, image, sign = ctx.args
         g_x = g_w = None
         if g_out is not None:
-            g_out = g_out.reshape(g_out.shape[0], -1)
+            g_out = g_out if g_out.ndim == 2 else g_out.reshape(g_out.shape[0], -1)
             if ctx.needs_input_grad[0]:
                 g_x = (jac @ g_out.unsqueeze(-1)).squeeze(-1)
         if ctx.needs_input_grad[1] and (g_out is not None or g_readout is not None):
-            g_w = pauli_kernel.block_backward(stacked, m, kind, image, sign, feats, g_out,
-                                              g_readout).reshape(shape)
+            g_w = pauli_kernel.run_block_backward(weights, circuits, n, m, rot, image, sign,
+                                                  feats, g_out, g_readout)
         return g_x, g_w, *[None] * 5

@@ -42,13 +42,11 @@ from qrnn.sim import pauli_kernel
 from qrnn.sim.block import PAULI_MAX_QUBITS, CompiledBlock, stack_weights
 from qrnn.sim.fused import two_layer
 from qrnn.sim.pauli import clifford_action, observable_rows, rotation_transfer
-from qrnn.sim.pauli_kernel import ROTATION_CODES
+from qrnn.sim.pauli_kernel import ENCODING_CODES, ROTATION_CODES
 
 GATE_CIRCUITS, OUT_CIRCUITS = 4, 2
 CIRCUITS = GATE_CIRCUITS + OUT_CIRCUITS
 """The QLSTM's circuits: forget, input, candidate, output gates, then hidden and output."""
-ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
-"""Encodings the kernel computes, by their code in :file:`recurrent.c`."""
 PATHS = ("cpu",)
 """Compiled choices of ``path`` (:func:`kernels.contract.check_path`), named as in
 :mod:`qrnn.sim.fused`."""

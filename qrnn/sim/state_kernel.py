@@ -21,11 +21,10 @@ from torch import Tensor
 from kernels import cpu_build
 from kernels.contract import check_path
 from kernels.cpu_build import warn_once
+from qrnn.sim.pauli_kernel import ENCODING_CODES, ROTATION_CODES
 
 MAX_QUBITS = 16
 """Largest block the kernel takes (as ``STATE_MAX_QUBITS`` in the source)."""
-ENCODING_CODES = {"ry": 0, "rx": 1, "h_ry": 2, "qlstm": 3}
-ROTATION_CODES = {"rot": 0, "rx": 1, "ry": 2, "rz": 3}
 _PTR, _I32 = ctypes.c_void_p, ctypes.c_int
 _SIGNATURES = {
     "state_block": [_I32] * 7 + [_PTR] * 5,

@@ -169,3 +169,41 @@ def test_block_kernel_bad_inputs_name_what_is_allowed():
         pauli_kernel.block_backward(w, 4, "rot", None, None, torch.zeros(2, 256,
                                     dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64),
                                     None)
+
+
+@pytest.mark.parametrize("where", ["x", "weights"])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_first_compiled_call_rejects_non_finite_values(where, bad):
+    # The two-layer build with its first call leaves the finiteness checks to the kernel,
+    # which reads every value: a bad angle in the last layer of an unmeasured qubit, which no
+    # output depends on, is reported all the same.
+    spec = SPECS[1]  # 3 qubits, <Z> of qubits 0 and 1
+    w = _weights(spec, 1, 3)[0].detach().clone()
+    x, _ = random_args(spec, 4, 2, per_sample=False)
+    if where == "x":
+        x[1, 2] = bad
+    else:
+        w[1, 2, 0] = bad
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinite values"):
+        CompiledBlock(spec, w)(x)
+    with pytest.raises(ValueError, match=f"{where} contains NaN or infinite values"):
+        pauli_kernel.block(x, w.unsqueeze(0), 2, spec.rotation, spec.encoding, *_layer(spec),
+                           False, False)
+
+
+def test_single_tensor_block_states_and_split_equal_the_full_set_up():
+    # one shared tensor is set up for the fused first call; states and split stack it later
+    spec = SPECS[0]
+    w = _weights(spec, 1, 15)[0]
+    x, _ = random_args(spec, 16, 3, per_sample=False)
+    lean, full = CompiledBlock(spec, w), CompiledBlock(spec, [w])
+    torch.testing.assert_close(lean.states(x), full.states(x), atol=0, rtol=0)
+    (group,) = CompiledBlock(spec, w).split([1])
+    torch.testing.assert_close(group(x), full(x), atol=1e-14, rtol=0)
+    got = torch.autograd.grad(group(x).sum(), w)[0]
+    want = torch.autograd.grad(full(x).sum(), w)[0]
+    torch.testing.assert_close(got, want, atol=1e-12, rtol=0)
+    bad = w.detach().clone()
+    bad[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match="weights contains NaN"):
+        CompiledBlock(spec, bad).states(x)
