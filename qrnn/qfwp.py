@@ -43,9 +43,10 @@ class QFWP(QuantumBody):
         n_qubits: qubits of the circuit (8). n_layers: its variational layers (2).
         n_outputs: measured qubits, the width of ``y_t`` (4).
         decay: the factor on ``Theta_{t-1}`` (1 = the paper's pure accumulation), in [0, 1].
-        path: ``"auto"`` (the fused kernel on the ``"fast"`` backend with exact values, the
-            per-step code otherwise), ``"reference"`` (the per-step torch code, also inside the
-            simulator) or ``"cpu"`` (the fused kernel, a one-line error if it cannot run).
+        path: ``"auto"`` (the fused kernel on the ``"fast"`` backend with exact values up to
+            16 qubits, the per-step code otherwise), ``"reference"`` (the per-step torch code,
+            also inside the simulator) or ``"cpu"`` (the fused kernel, a one-line error if it
+            cannot run).
         num_layers, backend, shots, noise, seed: see :class:`~qrnn.cells.QuantumBody`.
 
     ``forward(x (B, T, input_size), state=None | Theta (B, n_layers, n_qubits))`` returns
@@ -69,6 +70,10 @@ class QFWP(QuantumBody):
             raise ValueError(f"n_outputs={n_outputs} exceeds n_qubits={n_qubits}")
         if not (isinstance(decay, (int, float)) and math.isfinite(decay) and 0 <= decay <= 1):
             raise ValueError(f"decay={decay!r}: must be a number in [0, 1]")
+        if path == "cpu" and n_qubits > MAX_QUBITS:
+            raise ValueError(f"path='cpu' runs the fused kernel, which takes n_qubits <= "
+                             f"{MAX_QUBITS}; n_qubits={n_qubits} needs path='auto' or "
+                             "'reference' (the per-step code)")
         self.n_qubits, self.n_layers, self.decay = n_qubits, n_layers, float(decay)
         self.output_size = n_outputs
         self.spec = BlockSpec(n_qubits, n_layers, "h_ry", "brick", "ry",

@@ -190,6 +190,8 @@ def test_other_backends_and_shots_do_not_take_the_kernel():
     (lambda m: m(torch.zeros(2, 3, 1), (torch.zeros(2, 2, 8),)), ValueError,
      "state has shape tuple"),
     (lambda m: QFWP(1, path="gpu"), ValueError, "path='gpu' is unknown"),
+    (lambda m: QFWP(1, n_qubits=17, path="cpu"), ValueError,
+     r"takes n_qubits <= 16; n_qubits=17 needs path='auto' or 'reference'"),
 ])
 def test_bad_input_is_one_clear_line(call, error, match):
     with pytest.raises(error, match=match):
