@@ -9,8 +9,8 @@ Three methods, chosen by size and weight sharing (``method="auto"``):
   the input Jacobian (on the CPU both the build and the step are compiled C,
   :mod:`qrnn.sim.pauli_kernel`). Two-layer blocks reading <Z> of qubits ``0..m-1`` build
   the matrix with the first call, as one node (:class:`qrnn.sim.pauli_nodes.PauliBlock`);
-  later calls and :meth:`CompiledBlock.split` reuse it. Exact values only: states and shots
-  go through the unitary.
+  later calls and :meth:`CompiledBlock.split` build it once more, as a matrix they share.
+  Exact values only: states and shots go through the unitary.
 * ``"unitary"``: for shared weights and few qubits, the variational part (all layers) is one
   dense ``2**n x 2**n`` matrix built once per :class:`CompiledBlock` (each rotation layer is
   the Kronecker product of its 2x2 gates, each entangling layer a basis permutation). A call
@@ -197,10 +197,11 @@ class CompiledBlock(CircuitBlock):
         self.shots, self.generator = shots, generator
         self.multi = isinstance(weights, Sequence) and not isinstance(weights, torch.Tensor)
         self._unitary_rows = self._readout = None
+        self._fresh = False  # True: the Pauli build runs with the first call (PauliBlock)
         layer = None if self.multi or shots is not None else fused_layer(spec, weights, method,
                                                                           self.path)
         if layer is not None:  # one shared tensor: the build runs with the first call
-            self._single, self._stacked, self._layer = weights, None, layer
+            self._single, self._stacked, self._layer, self._fresh = weights, None, layer, True
             self.batch, self.dtype, self.method, self.n_circuits = None, weights.dtype, "pauli", 1
             return
         stacked = stack_weights(spec, weights if self.multi else [weights])  # (C, [B,] L, n, k)
@@ -222,6 +223,7 @@ class CompiledBlock(CircuitBlock):
             fuse = shots is None and two_layer(spec.n_layers, spec.wires, probs)
             if fuse and pauli_compiled(stacked, self.path):  # built with the first step
                 self._layer = clifford_action(pairs, n, self.dtype) if pairs else (None, None)
+                self._fresh = True
             else:
                 self._readout = readout_matrix(
                     stacked, spec.rotation, pairs, spec.wires, probs, self.path
@@ -243,6 +245,17 @@ class CompiledBlock(CircuitBlock):
         if self._stacked is None:
             self._stacked = stack_weights(self.spec, [self._single])
         return self._stacked
+
+    def _pauli_readout(self) -> torch.Tensor:
+        """The ``"pauli"`` method's readout matrix; a block that builds it with its first call
+        (:class:`~qrnn.sim.pauli_nodes.PauliBlock`, scratch there) builds it here, once, for
+        later calls and :meth:`split`."""
+        if self._readout is None:
+            spec = self.spec
+            self._readout = readout_matrix(self._weights(), spec.rotation,
+                                           entangler_pairs(spec), spec.wires, False, self.path)
+            self._fresh = False
+        return self._readout
 
     def _layer_matrices(self) -> list[torch.Tensor]:
         """The ``"gates"`` method's fused rotations (:func:`layer_matrices`), built once."""
@@ -277,10 +290,7 @@ class CompiledBlock(CircuitBlock):
         :class:`CompiledBlock` of a sequence of ``size`` weight tensors; gradients flow back
         to the one build.
         """
-        if self.method == "pauli" and self._readout is None:
-            spec = self.spec
-            self._readout = readout_matrix(self._weights(), spec.rotation,
-                                           entangler_pairs(spec), spec.wires, False, self.path)
+        readout = self._pauli_readout() if self.method == "pauli" else None
         groups, start = [], 0
         for size in self._check_split(sizes):
             group = copy.copy(self)
@@ -290,9 +300,9 @@ class CompiledBlock(CircuitBlock):
             if self._unitary_rows is not None:
                 dim = 2**self.spec.n_qubits
                 group._unitary_rows = self._unitary_rows[:, start * dim : (start + size) * dim]
-            if self.method == "pauli":
-                width = self._readout.shape[1] // self.n_circuits
-                group._readout = self._readout[:, start * width : (start + size) * width]
+            if readout is not None:
+                width = readout.shape[1] // self.n_circuits
+                group._readout = readout[:, start * width : (start + size) * width]
             elif self.method == "gates" and self._fused is not None:
                 group._fused = [mat[cut] for mat in self._fused]
             groups.append(group)
@@ -328,20 +338,19 @@ class CompiledBlock(CircuitBlock):
         """Measured outputs for ``x`` ``(batch, n_qubits)`` or ``(n_qubits,)`` (see class
         docstring); sampled estimates when the block was made with ``shots``."""
         spec, shots, generator = self.spec, self.shots, self.generator
-        first = self.method == "pauli" and shots is None and self._readout is None
+        first = self._fresh
         x = check_inputs(spec, x, finite=not first)  # the first Pauli step's kernel checks x
         if self.method == "pauli" and shots is None:
             if first:  # one node with the build
                 weights = self._stacked if self._single is None else self._single
-                out, self._readout = PauliBlock.apply(
-                    self._inputs(x), weights, spec.rotation, len(spec.wires), spec.encoding,
-                    *self._layer)
+                out = PauliBlock.apply(self._inputs(x), weights, spec.rotation, len(spec.wires),
+                                       spec.encoding, *self._layer)
+                self._fresh = False
                 if self._single is not None:  # (B, m): no circuit axis to drop
                     return out.squeeze(0) if x.ndim == 1 else out
             else:
-                out = PauliReadout.apply(
-                    self._inputs(x), self._readout, self.n_circuits, spec.encoding, self.path
-                )
+                out = PauliReadout.apply(self._inputs(x), self._pauli_readout(),
+                                         self.n_circuits, spec.encoding, self.path)
             return self._shape(out, x)
         n, wires = spec.n_qubits, spec.wires
         if self.method == "gates" and self._kernel:

@@ -49,9 +49,9 @@
  * two-layer circuits that read <Z> of qubits 0..m-1, built from the angles by the circuit's
  * structure, and its gradient in the angles.
  *
- * ``pauli_block``: ``readout2`` of C circuits (rotation code ``rot``) into ``r (4**n, C m)``,
- * then ``pauli_readout`` of the batch on it. ``pauli_block_backward``: ``g_r = g_readout +
- * feats^T g_out`` (either part NULL: absent), then ``readout2_backward`` into ``g_w``.
+ * ``pauli_block``: ``readout2`` of C circuits (rotation code ``rot``) into a scratch
+ * ``R (4**n, C m)``, then ``pauli_readout`` of the batch on it. ``pauli_block_backward``:
+ * ``g_R = feats^T g_out``, then ``readout2_backward`` into ``g_w``.
  *
  * Each function returns 0, 1 for sizes out of range or an unknown ``kind``, 2 if its scratch
  * memory cannot be allocated; ``pauli_block`` reads its inputs first and returns 3 if ``x``
@@ -172,28 +172,31 @@ static int SFX(all_finite)(size_t len, const REAL *v) {
 
 int SFX(pauli_block)(int batch, int circuits, int n, int m, int rot, int kind,
                     const REAL *weights, const int64_t *image, const REAL *sign,
-                    const REAL *x, REAL *r, REAL *out, REAL *jac, REAL *feats) {
-    if (n < 1 || n > MAX_QUBITS || circuits < 1) return 1;
+                    const REAL *x, REAL *out, REAL *jac, REAL *feats) {
+    if (n < 1 || n > MAX_QUBITS || circuits < 1 || batch < 1) return 1;
     size_t nw = (size_t)circuits * 2 * n * (rot == 0 ? 3 : 1), nx = (size_t)batch * n;
     if (!SFX(all_finite)(nx, x)) return 3;
     if (!SFX(all_finite)(nw, weights)) return 4;
+    size_t width = (size_t)circuits * m;
+    REAL *r = malloc(sizeof(REAL) * ((size_t)1 << (2 * n)) * width);
+    if (!r) return 2;
     int failed = SFX(readout2)(circuits, n, m, rot, weights, image, sign, r);
-    if (failed) return failed;
-    return SFX(pauli_readout)(batch, n, circuits * m, kind, x, r, (size_t)circuits * m, out,
-                              jac, feats);
+    if (!failed)
+        failed = SFX(pauli_readout)(batch, n, (int)width, kind, x, r, width, out, jac, feats);
+    free(r);
+    return failed;
 }
 
 int SFX(pauli_block_backward)(int batch, int circuits, int n, int m, int rot,
                              const REAL *weights, const int64_t *image, const REAL *sign,
-                             const REAL *feats, const REAL *g_out, const REAL *g_readout,
-                             REAL *g_w) {
+                             const REAL *feats, const REAL *g_out, REAL *g_w) {
     if (n < 1 || n > MAX_QUBITS || circuits < 1 || m < 1) return 1;
     size_t dim = (size_t)1 << (2 * n), width = (size_t)circuits * m;
     REAL *g_r = malloc(sizeof(REAL) * 2 * dim * width);
     if (!g_r) return 2;
     REAL *g_t = g_r + dim * width;  /* feats^T g_out transposed (width, dim): contiguous rows */
     memset(g_t, 0, sizeof(REAL) * dim * width);
-    for (int b = 0; feats && g_out && b < batch; b++) {
+    for (int b = 0; b < batch; b++) {
         const REAL *f = feats + (size_t)b * dim, *g = g_out + (size_t)b * width;
         for (size_t j = 0; j < width; j++) {
             REAL *row = g_t + j * dim, gj = g[j];
@@ -201,8 +204,7 @@ int SFX(pauli_block_backward)(int batch, int circuits, int n, int m, int rot,
         }
     }
     for (size_t s = 0; s < dim; s++)
-        for (size_t j = 0; j < width; j++)
-            g_r[s * width + j] = (g_readout ? g_readout[s * width + j] : 0) + g_t[j * dim + s];
+        for (size_t j = 0; j < width; j++) g_r[s * width + j] = g_t[j * dim + s];
     int failed = SFX(readout2_backward)(circuits, n, m, rot, weights, image, sign, g_r, g_w);
     free(g_r);
     return failed;

@@ -34,8 +34,8 @@ _SIGNATURES = {
     "pauli_heisenberg_backward": [_I32, _I32, _I32, _I32, _PTR, _PTR, _PTR, _PTR, _PTR, _PTR],
     "readout2": [_I32] * 4 + [_PTR] * 4,
     "readout2_backward": [_I32] * 4 + [_PTR] * 5,
-    "pauli_block": [_I32] * 6 + [_PTR] * 8,
-    "pauli_block_backward": [_I32] * 5 + [_PTR] * 7,
+    "pauli_block": [_I32] * 6 + [_PTR] * 7,
+    "pauli_block_backward": [_I32] * 5 + [_PTR] * 6,
 }
 SOURCE = Path(__file__).with_name("pauli.c")
 """The C source (package data)."""
@@ -164,18 +164,21 @@ def readout2_backward(weights: Tensor, m: int, rotation: str, grad: Tensor,
 
 def block(x: Tensor, weights: Tensor, m: int, rotation: str, encoding: str,
           image: Tensor | None, sign: Tensor | None, jacobian: bool, features: bool):
-    """:func:`readout2` and :func:`readout` of it in one call: ``(out (B, C m), readout,
-    feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights (C, 2, n, k)``.
-    A NaN or infinity in ``x`` or the weights raises a ValueError (the kernel checks them)."""
+    """:func:`readout2` and :func:`readout` of it in one call (the readout matrix is scratch):
+    ``(out (B, C m), feats or None, jac or None)`` for ``x (B, n)`` and contiguous ``weights
+    (C, 2, n, k)``. A NaN or infinity in ``x`` or the weights raises a ValueError (the kernel
+    checks them)."""
     _check_readout2(weights, m, rotation, image, sign)
     circuits, _, n = weights.shape[:3]
     if encoding not in ENCODING_CODES:
         raise ValueError(f"encoding={encoding!r} is not allowed; choose one of {ENCODINGS}")
-    if x.shape != (x.shape[0], n) or x.dtype != weights.dtype or not x.is_contiguous():
+    if (x.shape != (x.shape[0], n) or x.shape[0] < 1 or x.dtype != weights.dtype
+            or not x.is_contiguous()):
         raise ValueError(f"x has shape {tuple(x.shape)}, dtype {x.dtype}: expected contiguous "
-                         f"(B, {n}) {weights.dtype}")
-    return run_block(x, weights, circuits, m, ROTATION_CODES[rotation], ENCODING_CODES[encoding],
-                     image, sign, jacobian, features, (x.shape[0], circuits * m))
+                         f"(B >= 1, {n}) {weights.dtype}")
+    return run_block(x, weights, circuits, m, ROTATION_CODES[rotation],
+                     ENCODING_CODES[encoding], image, sign, jacobian, features,
+                     (x.shape[0], circuits * m))
 
 
 def run_block(x: Tensor, weights: Tensor, circuits: int, m: int, rot: int, kind: int,
@@ -184,58 +187,48 @@ def run_block(x: Tensor, weights: Tensor, circuits: int, m: int, rot: int, kind:
     """:func:`block` without its argument checks, for a caller that made the arguments
     itself (:class:`qrnn.sim.pauli_nodes.PauliBlock`): ``x (B, n)`` and the weights
     (``circuits`` two-layer circuits) contiguous CPU tensors of one dtype; ``rot`` and
-    ``kind`` codes from :data:`ROTATION_CODES` and :data:`ENCODINGS`; ``out`` is allocated
-    with ``out_shape`` (``B * circuits * m`` values in that order). The kernel still checks
-    the sizes, and the values of ``x`` and the weights for NaN and infinity."""
+    ``kind`` codes from :data:`ROTATION_CODES` and :data:`ENCODING_CODES`; ``out`` is
+    allocated with ``out_shape`` (``B * circuits * m`` values in that order). The kernel
+    still checks the sizes, and the values of ``x`` and the weights for NaN and infinity."""
     batch, n = x.shape
-    dim, width = 4**n, circuits * m
-    rows, out = x.new_empty(dim, width), x.new_empty(out_shape)
-    jac = x.new_empty(batch, n, width) if jacobian else None
-    feats = x.new_empty(batch, dim) if features else None
+    out = x.new_empty(out_shape)
+    jac = x.new_empty(batch, n, circuits * m) if jacobian else None
+    feats = x.new_empty(batch, 4**n) if features else None
     failed = LIBRARY.function("pauli_block", x.dtype)(
         batch, circuits, n, m, rot, kind, weights.data_ptr(), _ptr(image), _ptr(sign),
-        x.data_ptr(), rows.data_ptr(), out.data_ptr(), _ptr(jac), _ptr(feats))
+        x.data_ptr(), out.data_ptr(), _ptr(jac), _ptr(feats))
     if failed:
-        raise _block_error(failed, f"{(n + 1) * dim} values")
-    return out, rows, feats, jac
+        raise _block_error(failed, f"{(n + 1 + circuits * m) * 4**n} values")
+    return out, feats, jac
 
 
 def block_backward(weights: Tensor, m: int, rotation: str, image: Tensor | None,
-                   sign: Tensor | None, feats: Tensor | None, g_out: Tensor | None,
-                   g_readout: Tensor | None) -> Tensor:
-    """Gradient of :func:`block` in the angles, ``(C, 2, n, k)``, from the gradients of its
-    outputs (``g_out (B, C m)`` with the saved ``feats``, and ``g_readout``; None: zero)."""
+                   sign: Tensor | None, feats: Tensor, g_out: Tensor) -> Tensor:
+    """Gradient of :func:`block` in the angles, ``(C, 2, n, k)``, from the gradient of its
+    output ``g_out (B, C m)`` and the features ``feats (B, 4**n)`` it returned."""
     _check_readout2(weights, m, rotation, image, sign)
     circuits, _, n = weights.shape[:3]
     width = circuits * m
-    if g_readout is not None and (g_readout.shape != (4**n, width)
-                                  or g_readout.dtype != weights.dtype):
-        raise ValueError(f"g_readout has shape {tuple(g_readout.shape)}: expected "
-                         f"({4**n}, {width})")
-    if g_out is not None and (feats is None or g_out.shape != (feats.shape[0], width)
-                              or feats.shape[1] != 4**n):
-        raise ValueError(f"g_out has shape {tuple(g_out.shape)}: expected (B, {width}) "
-                         f"with the features (B, {4**n})")
+    if (feats.shape != (feats.shape[0], 4**n) or g_out.shape != (feats.shape[0], width)
+            or feats.dtype != weights.dtype or g_out.dtype != weights.dtype):
+        raise ValueError(f"g_out has shape {tuple(g_out.shape)}, feats {tuple(feats.shape)}: "
+                         f"expected (B, {width}) and (B, {4**n}) {weights.dtype}")
     return run_block_backward(weights, circuits, n, m, ROTATION_CODES[rotation], image, sign,
-                              feats, g_out, g_readout)
+                              feats.contiguous(), g_out)
 
 
 def run_block_backward(weights: Tensor, circuits: int, n: int, m: int, rot: int,
-                       image: Tensor | None, sign: Tensor | None, feats: Tensor | None,
-                       g_out: Tensor | None, g_readout: Tensor | None) -> Tensor:
+                       image: Tensor | None, sign: Tensor | None, feats: Tensor,
+                       g_out: Tensor) -> Tensor:
     """:func:`block_backward` without its argument checks (see :func:`run_block`); the
     gradient has the weights' shape."""
-    if g_readout is not None and not g_readout.is_contiguous():
-        g_readout = g_readout.contiguous()
-    if g_out is not None and not g_out.is_contiguous():
-        g_out = g_out.contiguous()
+    g_out = g_out if g_out.is_contiguous() else g_out.contiguous()
     g_w = torch.empty_like(weights)
     failed = LIBRARY.function("pauli_block_backward", weights.dtype)(
-        feats.shape[0] if g_out is not None else 0, circuits, n, m, rot,
-        weights.data_ptr(), _ptr(image), _ptr(sign), _ptr(feats), _ptr(g_out), _ptr(g_readout),
-        g_w.data_ptr())
+        feats.shape[0], circuits, n, m, rot, weights.data_ptr(), _ptr(image), _ptr(sign),
+        feats.data_ptr(), g_out.data_ptr(), g_w.data_ptr())
     if failed:
-        raise _block_error(failed, f"{3 * 4**n * circuits * m} values")
+        raise _block_error(failed, f"{2 * 4**n * circuits * m} values")
     return g_w
 
 

@@ -6,11 +6,11 @@ Blocks of two variational layers that read <Z> of qubits ``0..m-1`` (the QLSTM's
 
 * :class:`TwoLayerReadout`: the build alone (weights -> readout matrix), for blocks called
   many times (:meth:`qrnn.sim.block.CompiledBlock.split`, recurrent cells);
-* :class:`PauliBlock`: the build and the first step as one node, returning the step's
-  outputs and the readout matrix. A block called once per build (a feed-forward layer, the
-  benchmark's block call) then costs one node and two compiled calls each way; later steps
-  read the returned matrix through :class:`qrnn.sim.fused.PauliReadout`, and their gradient
-  in it comes back into this node's backward.
+* :class:`PauliBlock`: the build and the first step as one node, one compiled call each way
+  (the readout matrix is scratch inside the call). A block called once per build (a
+  feed-forward layer, the benchmark's block call) costs just this node; a block called
+  again builds its matrix with :class:`TwoLayerReadout` once for the later steps
+  (:class:`qrnn.sim.fused.PauliReadout`).
 
 Both are held to the torch build (:class:`qrnn.sim.fused.ReadoutMatrix`) and to
 ``torch.autograd.gradcheck`` in ``tests/qrnn/test_pauli_nodes.py``.
@@ -55,23 +55,24 @@ class TwoLayerReadout(torch.autograd.Function):
 
 
 class PauliBlock(torch.autograd.Function):
-    """Build and first step of a two-layer block as one node: ``(out, readout)``.
+    """The readout build and one step of a two-layer block as one node.
 
     Inputs:
         x: ``(B, n)`` real inputs (CPU, the weights' dtype); weights: ``(C, 2, n, k)``, or
         ``(2, n, k)`` for one circuit; kind: rotation name; m: measured qubits; encoding:
         encoding name; image, sign: the CNOT layer or None (no gradients for the last five).
 
-    Outputs: ``out (B, C, m)`` (``(B, m)`` for 3-D weights), the step's <Z> values, and
-    ``readout (4**n, C * m)`` (:class:`TwoLayerReadout`'s output, for later steps).
+    Output: ``(B, C, m)`` (``(B, m)`` for 3-D weights), the step's <Z> values.
 
-    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.run_block`: the build, then
-    the step with the Pauli features when the weights need a gradient and the input Jacobian
-    when ``x`` needs one; it raises on a NaN or infinity in ``x`` or the weights, which the
-    kernel checks as it reads them). Backward: ``g_x = J g_out``; one compiled call
-    (:func:`~qrnn.sim.pauli_kernel.run_block_backward`) for ``g_readout + feats^T g_out``
-    and the angles' gradient. The arguments are not checked again here: the caller
-    (:class:`qrnn.sim.block.CompiledBlock`) made them.
+    Forward: one compiled call (:func:`~qrnn.sim.pauli_kernel.run_block`: the build into
+    scratch, then the step with the Pauli features when the weights need a gradient and the
+    input Jacobian when ``x`` needs one; it raises on a NaN or infinity in ``x`` or the
+    weights, which the kernel checks as it reads them). Backward: ``g_x = J g_out``; one
+    compiled call (:func:`~qrnn.sim.pauli_kernel.run_block_backward`) for ``feats^T g_out``
+    and the angles' gradient. A block called once per build (a feed-forward layer, the
+    benchmark's block call) costs this one node; a block called again builds its readout
+    matrix once (:class:`TwoLayerReadout`) for the later steps. The arguments are not
+    checked again here: the caller (:class:`qrnn.sim.block.CompiledBlock`) made them.
     """
 
     @staticmethod
@@ -81,24 +82,21 @@ class PauliBlock(torch.autograd.Function):
         circuits = 1 if weights.ndim == 3 else weights.shape[0]
         jacobian, features = ctx.needs_input_grad[:2]
         shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], circuits, m)
-        out, readout, feats, jac = pauli_kernel.run_block(
-            x, weights, circuits, m, ROTATION_CODES[kind], ENCODING_CODES[encoding],
-            image, sign, jacobian, features, shape)
+        out, feats, jac = pauli_kernel.run_block(
+            x, weights, circuits, m, ROTATION_CODES[kind], ENCODING_CODES[encoding], image,
+            sign, jacobian, features, shape)
         ctx.args = (circuits, x.shape[1], m, ROTATION_CODES[kind], image, sign)
-        ctx.set_materialize_grads(False)
         ctx.save_for_backward(weights, feats, jac)
-        return out, readout
+        return out
 
     @staticmethod
-    def backward(ctx, g_out, g_readout):
+    def backward(ctx, g_out):
         weights, feats, jac = ctx.saved_tensors
         circuits, n, m, rot, image, sign = ctx.args
-        g_x = g_w = None
-        if g_out is not None:
-            g_out = g_out if g_out.ndim == 2 else g_out.reshape(g_out.shape[0], -1)
-            if ctx.needs_input_grad[0]:
-                g_x = (jac @ g_out.unsqueeze(-1)).squeeze(-1)
-        if ctx.needs_input_grad[1] and (g_out is not None or g_readout is not None):
+        g_out = g_out if g_out.ndim == 2 else g_out.reshape(g_out.shape[0], -1)
+        g_x = (jac @ g_out.unsqueeze(-1)).squeeze(-1) if ctx.needs_input_grad[0] else None
+        g_w = None
+        if ctx.needs_input_grad[1]:
             g_w = pauli_kernel.run_block_backward(weights, circuits, n, m, rot, image, sign,
-                                                  feats, g_out, g_readout)
+                                                  feats, g_out)
         return g_x, g_w, *[None] * 5
