@@ -1,7 +1,7 @@
 """Benchmark of the quantum engine: ``qrnn bench quantum`` calls :func:`run`.
 
-Measured in one process, warm, medians of interleaved repeats (wall and process CPU time; the
-fast backends get :data:`FAST_SAMPLES` timed calls per round), float64:
+Measured in one process, warm, medians of single calls timed in rows, in interleaved rounds
+(:func:`median_times`; wall and process CPU time), float64:
 
 (a) forward + backward of one QLSTM-style block (qlstm encoding, ring2 entangler, Rot
     layers, 2 layers, batch 32) at 4, 8 and 12 qubits: the fast path (``CompiledBlock``),
@@ -52,31 +52,39 @@ TARGET_MEMORY_MIB = 2048.0
 TARGET_BLOCK_PEER_MS = {4: (0.4, 0.54), 8: (3.5, 4.8)}
 """Block fwd+bwd per call: qubits -> (target ms of CPU time, PennyLane + JAX jit ms as measured
 by ``scripts/quantum_peers_bench``): the fast path beats the strongest peer with a margin."""
-FAST_SAMPLES = 20
-"""Timed calls of a fast backend per interleaved round (:func:`_median_times`' ``inner``)."""
 
 
-def _median_times(fns: dict, repeats: int, warmup: int = 1, inner: dict | None = None) -> dict:
-    """Median ``(wall, CPU)`` seconds per callable, repeats interleaved across callables.
+def median_times(fns: dict, repeats: int, calls: int = 50, budget: float = 0.2,
+                 warmup: float = 0.05) -> dict:
+    """Median ``(wall, CPU)`` seconds of single calls per callable, in interleaved rounds.
 
-    Each timed call follows ``warmup`` untimed calls of the same callable, so every backend is
-    timed warm (its code and data in cache) even right after another backend ran; rounds
-    still alternate, so load changes on a shared machine hit all backends alike. ``inner``
-    gives a callable more timed calls per round (a fast one next to a slow one: more samples
-    for the same time). CPU time is this process's (``time.process_time``): it leaves out the
-    time other work on a shared machine takes the CPU away.
+    In each of ``repeats`` rounds every callable runs in turn, in a row: untimed calls until
+    ``warmup`` seconds have passed (at least one), then timed calls until ``calls`` of them
+    or ``budget`` seconds (at least one). The rounds alternate, so load changes on a shared
+    machine hit all callables alike; within a row a callable runs as a loop repeats it.
+    Short rows would time the switch instead: here the 4-qubit fast block call (fwd + bwd)
+    took 100 us in a long row but 154 us (median over rows of 20) when 20 ms of sleep came
+    before each row, and still 136 us at the 20th call of a row. CPU time is this process's
+    (``time.process_time``): it leaves out the time other work on a shared machine takes
+    the CPU away.
     """
     wall = {name: [] for name in fns}
     cpu = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            for _ in range(warmup):
+            end = time.perf_counter() + warmup
+            fn()
+            while time.perf_counter() < end:
                 fn()
-            for _ in range((inner or {}).get(name, 1)):
+            end = time.perf_counter() + budget
+            for _ in range(calls):
                 start, start_cpu = time.perf_counter(), time.process_time()
                 fn()
-                wall[name].append(time.perf_counter() - start)
+                stop = time.perf_counter()
+                wall[name].append(stop - start)
                 cpu[name].append(time.process_time() - start_cpu)
+                if stop >= end:
+                    break
     return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
 
 
@@ -231,7 +239,7 @@ def run(quick: bool = False, threads: int | None = 1) -> dict:
 
 
 def _ms(med: dict) -> dict:
-    """``{backend: (wall ms, CPU ms)}`` from :func:`_median_times`' seconds."""
+    """``{backend: (wall ms, CPU ms)}`` from :func:`median_times`' seconds."""
     return {k: (wall * 1e3, cpu * 1e3) for k, (wall, cpu) in med.items()}
 
 
@@ -248,8 +256,7 @@ def _run(quick: bool) -> dict:
     for n in sizes:
         reps = repeats if n < 12 else repeats // 3
         interleaved, separate = _block_case(n, gen)
-        inner = {"fast": FAST_SAMPLES}
-        med = {**_median_times(interleaved, reps, inner=inner), **_median_times(separate, reps)}
+        med = {**median_times(interleaved, reps), **median_times(separate, reps)}
         block_ms[n] = _ms(med)
         for backend, (ms, cpu_ms) in block_ms[n].items():
             rows.append({"workload": "block_fwd_bwd", "n_qubits": n, "layers": 2,
@@ -282,8 +289,7 @@ def _run(quick: bool) -> dict:
             f"scripts/quantum_peers_bench): fast <= {target} ms CPU: {cpu:.2f} ms -> "
             f"{_verdict(cpu <= target)}"
         )
-    med = _ms(_median_times(_qlstm_case(gen), max(3, (2 * repeats) // 3),
-                            inner={"fast": FAST_SAMPLES}))
+    med = _ms(median_times(_qlstm_case(gen), max(3, (2 * repeats) // 3)))
     for backend, (ms, cpu_ms) in med.items():
         rows.append({"workload": "qlstm_step", "circuits": 6, "n_qubits": 4,
                      "steps": QLSTM_STEPS, "batch": QLSTM_BATCH, "backend": backend,
@@ -298,8 +304,7 @@ def _run(quick: bool) -> dict:
     for name in ("qlstm", "qfwp"):
         cases = {b: _model_case(name, b, gen) for b in ("fast", "default.qubit")}
         cases["fast (per-step)"] = _model_case(name, "fast", gen, per_step=True)
-        inner = {"fast": FAST_SAMPLES, "fast (per-step)": FAST_SAMPLES // 4}
-        med = _ms(_median_times(cases, 2 if quick else 5, inner=inner))
+        med = _ms(median_times(cases, 2 if quick else 5))
         for backend, (ms, cpu_ms) in med.items():
             rows.append({"workload": f"{name}_train_step", "batch": QLSTM_BATCH,
                          "steps": QLSTM_STEPS, "backend": backend, "ms": round(ms, 3),

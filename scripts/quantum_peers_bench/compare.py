@@ -2,10 +2,12 @@
 
 Runs inside the virtual environment built by ``run.sh`` (the peers installed there, torch and
 the repository from the system site-packages and PYTHONPATH). Every peer and the fast path run
-on one thread (torch threads 1, XLA's CPU thread pool off), float64; the timings are medians
-of single warm calls, timed ``--block`` in a row per candidate in ``--repeats`` interleaved
-rounds (see :func:`interleaved`); each peer's first call (trace + jit compile + run) is
-reported apart as its compile time. Before timing, every peer's values and gradients are checked
+on one thread where they can (torch threads 1, XLA's Eigen thread pool off: JAX's runtime
+still keeps a second thread busy, so its process CPU time exceeds its wall time), float64;
+the timings are medians of single warm calls, timed in rows per candidate (up to
+``--calls``) in ``--repeats`` interleaved rounds (:func:`qrnn.bench.median_times`, as ``qrnn
+bench quantum`` times); each peer's first call (trace + jit compile + run) is reported apart
+as its compile time. Before timing, every peer's values and gradients are checked
 against the fast path (``--tolerance``, default 1e-10): a peer that disagrees is reported as
 such and not timed.
 
@@ -26,7 +28,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # lightning.qubit (Catalyst) spin
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
@@ -34,6 +35,7 @@ import numpy as np  # noqa: E402
 import peers  # noqa: E402
 import torch  # noqa: E402
 
+from qrnn.bench import median_times  # noqa: E402
 from qrnn.circuit import BlockSpec  # noqa: E402
 from qrnn.qlstm import QLSTM  # noqa: E402
 from qrnn.sim.block import CompiledBlock  # noqa: E402
@@ -42,29 +44,6 @@ BLOCK_BATCH, QLSTM_BATCH, QLSTM_STEPS = 32, 10, 4
 STEPS_PER_EPOCH = 16
 """damped_shm: 236 windows of 4, 67 % (158) for training, batch 10 -> 16 steps an epoch."""
 EPOCHS = 100
-
-
-def interleaved(fns: dict, repeats: int, block: int) -> dict:
-    """``{name: (median wall seconds, median process CPU seconds)}`` of single calls over
-    ``repeats`` rounds; in each round every function in turn makes one untimed warm call,
-    then ``block`` timed calls in a row. The rounds share the machine's noise between the
-    candidates; the calls in a row measure each one as a training loop runs it (one timed
-    call right after another library's call also measures what that library left in the
-    caches: in one run, the 4-qubit block 156 us one call at a time vs 129 us in rows of 20
-    for the fast path, 244 vs 227 us for PennyLane + JAX). CPU time counts only this
-    process's running time, so it is less disturbed by other work on a shared machine than
-    wall time."""
-    wall = {name: [] for name in fns}
-    cpu = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            fn()
-            for _ in range(block):
-                start, start_cpu = time.perf_counter(), time.process_time()
-                fn()
-                wall[name].append(time.perf_counter() - start)
-                cpu[name].append(time.process_time() - start_cpu)
-    return {name: (statistics.median(wall[name]), statistics.median(cpu[name])) for name in fns}
 
 
 def first_call(fn, *args):
@@ -115,7 +94,7 @@ def run_peers(candidates: dict, args: tuple, want, tolerance: float, rows: list,
     return compile_s
 
 
-def block_case(n: int, repeats: int, block: int, tolerance: float,
+def block_case(n: int, repeats: int, calls: int, tolerance: float,
                only: set | None) -> list[dict]:
     rng = np.random.default_rng(n)
     x, w = rng.normal(size=(BLOCK_BATCH, n)), rng.normal(size=(2, n, 3))
@@ -133,7 +112,7 @@ def block_case(n: int, repeats: int, block: int, tolerance: float,
     rows, fns = [], {"fast": fast}
     candidates = {k: v for k, v in block_peers(n).items() if only is None or k in only}
     run_peers(candidates, (w, x), want, tolerance, rows, fns, base)
-    med = interleaved(fns, repeats, block)
+    med = median_times(fns, repeats, calls)
     out = [{**base, "backend": "fast"}, *rows]
     for row in out:
         if row["backend"] in med:
@@ -174,8 +153,8 @@ def torch_qlstm(params: tuple, x, y, backend: str = "fast", per_step: bool = Fal
     return step, loss_and_backward, leaves
 
 
-def qlstm_case(repeats: int, block: int, tolerance: float, only: set | None,
-               with_default_qubit: bool) -> list[dict]:
+def qlstm_case(repeats: int, calls: int, tolerance: float, only: set | None,
+               with_default_qubit: bool, scan: bool = True) -> list[dict]:
     rng = np.random.default_rng(0)
     params = (rng.normal(size=(6, 2, 4, 3)), 0.5 * rng.normal(size=(1, 4)),
               0.1 * rng.normal(size=(1,)))
@@ -194,18 +173,18 @@ def qlstm_case(repeats: int, block: int, tolerance: float, only: set | None,
     square_avg = tuple(np.zeros_like(p) for p in params)
     candidates = {
         "pennylane+jax vmap": lambda: jax.jit(peers.qlstm_train_step(
-            peers.pennylane_batched(4, "vmap"))),
+            peers.pennylane_batched(4, "vmap"), scan)),
         "pennylane+jax broadcast": lambda: jax.jit(peers.qlstm_train_step(
-            peers.pennylane_batched(4, "broadcast"))),
+            peers.pennylane_batched(4, "broadcast"), scan)),
         "tensorcircuit-ng": lambda: jax.jit(peers.qlstm_train_step(
-            peers.tensorcircuit_batched(4))),
+            peers.tensorcircuit_batched(4), scan)),
     }
     candidates = {k: v for k, v in candidates.items() if only is None or k in only}
     base = {"workload": "qlstm_train_step", "circuits": 6, "n_qubits": 4,
             "steps": QLSTM_STEPS, "batch": QLSTM_BATCH}
     rows = []
     run_peers(candidates, (params, square_avg, x, y), want, tolerance, rows, fns, base)
-    med = interleaved(fns, repeats, block)
+    med = median_times(fns, repeats, calls)
     out = [{**base, "backend": name, **({"max_error": errors[name]} if name in errors else {})}
            for name in fns if name not in candidates]
     for row in out + rows:
@@ -233,15 +212,17 @@ def table(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="4,8,12", help="block qubit counts")
-    parser.add_argument("--repeats", type=int, default=15, help="rounds of timed calls")
-    parser.add_argument("--block", type=int, default=10,
-                        help="timed calls in a row per function and round")
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved rounds")
+    parser.add_argument("--calls", type=int, default=50,
+                        help="timed calls in a row per candidate and round (at most 0.2 s)")
     parser.add_argument("--tolerance", type=float, default=1e-10)
     parser.add_argument("--peers", default=None,
                         help="comma-separated subset of peer names (default: all)")
     parser.add_argument("--skip-qlstm", action="store_true")
     parser.add_argument("--default-qubit", action="store_true",
                         help="also time the QLSTM step on default.qubit (torch, ~1 s a step)")
+    parser.add_argument("--qlstm-loop", choices=("scan", "unrolled"), default="scan",
+                        help="the peers' QLSTM time loop: jax.lax.scan or unrolled (see peers.py)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -249,13 +230,15 @@ def main() -> None:
     rows = []
     for n in (int(s) for s in args.sizes.split(",") if s):
         reps = args.repeats if n < 12 else max(3, args.repeats // 3)
-        rows += block_case(n, reps, args.block, args.tolerance, only)
+        rows += block_case(n, reps, args.calls, args.tolerance, only)
         print(table(rows), flush=True)
     if not args.skip_qlstm:
-        rows += qlstm_case(args.repeats, args.block, args.tolerance, only, args.default_qubit)
+        rows += qlstm_case(args.repeats, args.calls, args.tolerance, only, args.default_qubit,
+                           args.qlstm_loop == "scan")
     print(f"\nquantum peers (float64, 1 thread, jax {jax.__version__}, torch "
-          f"{torch.__version__}; medians of {args.repeats} interleaved rounds of "
-          f"{args.block} warm calls in a row: "
+          f"{torch.__version__}; medians of single calls, up to {args.calls} in a row after "
+          f"a warm-up, in {args.repeats} interleaved rounds; the peers' QLSTM loop "
+          f"{args.qlstm_loop}: "
           "wall ms and process CPU ms; 100 epochs = compile + 1600 steps at the wall median)")
     print(table(rows))
     if args.json:

@@ -9,7 +9,7 @@ float64 / complex128 throughout.
   ``(2, n, 3)``;
 * QLSTM step: Chen et al.'s six-circuit QLSTM cell over 4 steps, Linear(4 -> 1) head, MSE on
   the last step, gradients of all parameters and an RMSprop update (lr 0.01, alpha 0.99,
-  eps 1e-8), the whole step under one ``jit``.
+  eps 1e-8), the whole step under one ``jit``, its time loop a ``jax.lax.scan`` (or unrolled).
 
 Each builder returns an un-jitted function; ``compare.py`` jits and times it.
 """
@@ -124,32 +124,42 @@ def catalyst_block(n: int):
     return fn
 
 
-def qlstm_loss(batched, params, x, y):
+def qlstm_loss(batched, params, x, y, scan: bool = True):
     """MSE of the head on the last step of the six-circuit QLSTM over ``x (B, T, 1)``.
 
     ``params = (weights (6, 2, 4, 3), head_w (1, 4), head_b (1,))``; ``batched(v, w)`` runs
-    one circuit on ``v (B, 4)``."""
+    one circuit on ``v (B, 4)``. ``scan``: the time loop as ``jax.lax.scan`` (one traced
+    cell), else unrolled in Python (T traced cells: same values, a program T times larger;
+    its jit compile took 6 min for PennyLane + JAX and had not finished after 43 min for
+    tensorcircuit-ng, against under a minute with the scan)."""
     weights, head_w, head_b = params
-    batch, steps = x.shape[:2]
-    h, c = jnp.zeros((batch, 3)), jnp.zeros((batch, 4))
-    out = None
-    for t in range(steps):
-        v = jnp.concatenate([x[:, t], h], 1)
+    batch = x.shape[0]
+
+    def cell(carry, x_t):
+        h, c = carry
+        v = jnp.concatenate([x_t, h], 1)
         f, i, g, o = (batched(v, weights[k]) for k in range(4))
         c = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         u = jax.nn.sigmoid(o) * jnp.tanh(c)
-        h = batched(u, weights[4])[:, :3]
-        out = batched(u, weights[5])
+        return (batched(u, weights[4])[:, :3], c), batched(u, weights[5])
+
+    carry = (jnp.zeros((batch, 3)), jnp.zeros((batch, 4)))
+    if scan:
+        _, outs = jax.lax.scan(cell, carry, jnp.swapaxes(x, 0, 1))
+        out = outs[-1]
+    else:
+        for t in range(x.shape[1]):
+            carry, out = cell(carry, x[:, t])
     pred = out @ head_w.T + head_b
     return jnp.mean((pred - y) ** 2)
 
 
-def qlstm_train_step(batched):
+def qlstm_train_step(batched, scan: bool = True):
     """``(params, square_avg, x, y) -> (loss, grads, new params, new square_avg)``: one
-    training step with torch's RMSprop update rule."""
+    training step with torch's RMSprop update rule (``scan``: see :func:`qlstm_loss`)."""
 
     def step(params, square_avg, x, y):
-        loss, grads = jax.value_and_grad(lambda p: qlstm_loss(batched, p, x, y))(params)
+        loss, grads = jax.value_and_grad(lambda p: qlstm_loss(batched, p, x, y, scan))(params)
         avg = jax.tree_util.tree_map(lambda s, g: ALPHA * s + (1 - ALPHA) * g * g,
                                      square_avg, grads)
         new = jax.tree_util.tree_map(lambda p, g, s: p - LR * g / (jnp.sqrt(s) + EPS),
