@@ -347,7 +347,7 @@ def parser() -> argparse.ArgumentParser:
     st.set_defaults(func=cmd_store)
     b = sub.add_parser("bench", help="speed benchmarks (JSON + table)")
     b.add_argument("family", choices=sorted(BENCHES))
-    b.add_argument("--quick", action="store_true", help="reduced set (< 1 minute)")
+    b.add_argument("--quick", action="store_true", help="reduced set (about a minute)")
     b.add_argument("--json", action="store_true", help="print the JSON instead of a table")
     b.add_argument("--out", help="JSON file (default: bench-results/<family>.json)")
     b.set_defaults(func=cmd_bench)

@@ -55,16 +55,17 @@ by ``scripts/quantum_peers_bench``): the fast path beats the strongest peer with
 
 
 def median_times(fns: dict, repeats: int, calls: int = 50, budget: float = 0.2,
-                 warmup: float = 0.05) -> dict:
+                 warmup: float = 0.5) -> dict:
     """Median ``(wall, CPU)`` seconds of single calls per callable, in interleaved rounds.
 
     In each of ``repeats`` rounds every callable runs in turn, in a row: untimed calls until
     ``warmup`` seconds have passed (at least one), then timed calls until ``calls`` of them
     or ``budget`` seconds (at least one). The rounds alternate, so load changes on a shared
     machine hit all callables alike; within a row a callable runs as a loop repeats it.
-    Short rows would time the switch instead: here the 4-qubit fast block call (fwd + bwd)
-    took 100 us in a long row but 154 us (median over rows of 20) when 20 ms of sleep came
-    before each row, and still 136 us at the 20th call of a row. CPU time is this process's
+    Short warm-ups would time the switch instead: here the 4-qubit fast block call (fwd +
+    bwd) took 155-169 us in the 0.25 s after a PennyLane + JAX call against 116-129 us after
+    itself, and 151 us after 0.5 s of warm-up against 143 us (two runs); a single call
+    following another library's measured up to 2x slower. CPU time is this process's
     (``time.process_time``): it leaves out the time other work on a shared machine takes
     the CPU away.
     """

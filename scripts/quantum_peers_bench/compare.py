@@ -28,7 +28,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # lightning.qubit (Catalyst) spin
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
 import numpy as np  # noqa: E402
@@ -58,22 +62,12 @@ def max_error(got, want) -> float:
                for g, w in zip(got, want, strict=True))
 
 
-def block_peers(n: int) -> dict:
-    """Name -> builder of ``(w, x) -> (sum, grad)`` (compiled on first call)."""
-    return {
-        "pennylane+jax broadcast": lambda: jax.jit(peers.block_value_and_grad(
-            peers.pennylane_batched(n, "broadcast"))),
-        "pennylane+jax vmap": lambda: jax.jit(peers.block_value_and_grad(
-            peers.pennylane_batched(n, "vmap"))),
-        "tensorcircuit-ng": lambda: jax.jit(peers.block_value_and_grad(
-            peers.tensorcircuit_batched(n))),
-        "catalyst qjit": lambda: peers.catalyst_block(n),
-    }
-
-
 def run_peers(candidates: dict, args: tuple, want, tolerance: float, rows: list,
               fns: dict, base: dict) -> dict:
-    """Compile and check every candidate; the ones that agree join ``fns`` for timing."""
+    """Compile and check every candidate; the ones that agree join ``fns`` for timing. The
+    arguments go in as JAX arrays already on the device (as a training loop holds them), so
+    no call pays a host-to-device copy (the fast path's tensors are where it reads them)."""
+    args = jax.device_put(args)
     compile_s = {}
     for name, build in candidates.items():
         row = {**base, "backend": name}
@@ -110,7 +104,7 @@ def block_case(n: int, repeats: int, calls: int, tolerance: float,
     want = fast()
     base = {"workload": "block_fwd_bwd", "n_qubits": n, "batch": BLOCK_BATCH, "layers": 2}
     rows, fns = [], {"fast": fast}
-    candidates = {k: v for k, v in block_peers(n).items() if only is None or k in only}
+    candidates = {k: v for k, v in peers.block_peers(n).items() if only is None or k in only}
     run_peers(candidates, (w, x), want, tolerance, rows, fns, base)
     med = median_times(fns, repeats, calls)
     out = [{**base, "backend": "fast"}, *rows]
@@ -195,17 +189,37 @@ def qlstm_case(repeats: int, calls: int, tolerance: float, only: set | None,
     return out + rows
 
 
+def alone_case(rows: list[dict], rounds: int, seconds: float) -> None:
+    """Time every candidate of the block rows ``rows`` (those with a time) again, each in a
+    fresh process holding only its own library (``alone.py``), the candidates in turn in each
+    of ``rounds`` rounds; adds the medians as ``alone_ms`` and ``alone_cpu_ms``."""
+    script = Path(__file__).with_name("alone.py")
+    timed = [row for row in rows if "ms" in row]
+    got = {id(row): [] for row in timed}
+    for _ in range(rounds):
+        for row in timed:
+            proc = subprocess.run(
+                [sys.executable, str(script), row["backend"], str(row["n_qubits"]),
+                 str(seconds)], capture_output=True, text=True, check=True)
+            got[id(row)].append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    for row in timed:
+        row["alone_ms"] = statistics.median(r["ms"] for r in got[id(row)])
+        row["alone_cpu_ms"] = statistics.median(r["cpu_ms"] for r in got[id(row)])
+
+
 def table(rows: list[dict]) -> str:
+    def cell(row: dict, key: str, fmt: str) -> str:
+        return format(row[key], fmt) if key in row else "-"
+
     lines = [f"{'workload':<18}{'qubits':>7}  {'backend':<26}{'ms':>10}{'cpu ms':>10}"
-             f"{'compile s':>11}{'100 epochs s':>14}{'max err':>10}  note"]
+             f"{'alone ms':>10}{'alone cpu':>10}{'compile s':>11}{'100 epochs s':>14}"
+             f"{'max err':>10}  note"]
     for r in rows:
-        ms = f"{r['ms']:.3f}" if "ms" in r else "-"
-        cpu = f"{r['cpu_ms']:.3f}" if "cpu_ms" in r else "-"
-        comp = f"{r['compile_s']:.1f}" if "compile_s" in r else "-"
-        run = f"{r['run_100_epochs_s']:.1f}" if "run_100_epochs_s" in r else "-"
-        err = f"{r['max_error']:.1e}" if "max_error" in r else "-"
-        lines.append(f"{r['workload']:<18}{r['n_qubits']:>7}  {r['backend']:<26}{ms:>10}"
-                     f"{cpu:>10}{comp:>11}{run:>14}{err:>10}  {r.get('error', '')}")
+        lines.append(f"{r['workload']:<18}{r['n_qubits']:>7}  {r['backend']:<26}"
+                     f"{cell(r, 'ms', '.3f'):>10}{cell(r, 'cpu_ms', '.3f'):>10}"
+                     f"{cell(r, 'alone_ms', '.3f'):>10}{cell(r, 'alone_cpu_ms', '.3f'):>10}"
+                     f"{cell(r, 'compile_s', '.1f'):>11}{cell(r, 'run_100_epochs_s', '.1f'):>14}"
+                     f"{cell(r, 'max_error', '.1e'):>10}  {r.get('error', '')}")
     return "\n".join(lines)
 
 
@@ -221,6 +235,9 @@ def main() -> None:
     parser.add_argument("--skip-qlstm", action="store_true")
     parser.add_argument("--default-qubit", action="store_true",
                         help="also time the QLSTM step on default.qubit (torch, ~1 s a step)")
+    parser.add_argument("--alone", type=int, default=0, metavar="ROUNDS",
+                        help="also time every block candidate alone in a fresh process "
+                             "(alone.py), in this many rounds")
     parser.add_argument("--qlstm-loop", choices=("scan", "unrolled"), default="scan",
                         help="the peers' QLSTM time loop: jax.lax.scan or unrolled (see peers.py)")
     parser.add_argument("--json", default=None, help="also write the rows to this file")
@@ -230,7 +247,10 @@ def main() -> None:
     rows = []
     for n in (int(s) for s in args.sizes.split(",") if s):
         reps = args.repeats if n < 12 else max(3, args.repeats // 3)
-        rows += block_case(n, reps, args.calls, args.tolerance, only)
+        case = block_case(n, reps, args.calls, args.tolerance, only)
+        if args.alone:
+            alone_case(case, args.alone, 1.0)
+        rows += case
         print(table(rows), flush=True)
     if not args.skip_qlstm:
         rows += qlstm_case(args.repeats, args.calls, args.tolerance, only, args.default_qubit,

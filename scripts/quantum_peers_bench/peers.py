@@ -92,6 +92,19 @@ def block_value_and_grad(batched):
     return jax.value_and_grad(lambda w, x: jnp.sum(batched(x, w)))
 
 
+def block_peers(n: int) -> dict:
+    """Name -> builder of the ``n``-qubit block's ``(w, x) -> (sum, grad)`` for every peer
+    (jitted; compiled on its first call)."""
+    return {
+        "pennylane+jax broadcast": lambda: jax.jit(block_value_and_grad(
+            pennylane_batched(n, "broadcast"))),
+        "pennylane+jax vmap": lambda: jax.jit(block_value_and_grad(
+            pennylane_batched(n, "vmap"))),
+        "tensorcircuit-ng": lambda: jax.jit(block_value_and_grad(tensorcircuit_batched(n))),
+        "catalyst qjit": lambda: catalyst_block(n),
+    }
+
+
 def catalyst_block(n: int):
     """The block under Catalyst's ``qjit`` on lightning.qubit (adjoint): ``(w, x) -> (sum,
     grad)``, compiled on first call. The QNode measures the sum of the <Z_k> (the block's
