@@ -219,15 +219,12 @@ class CompiledBlock(CircuitBlock):
         single = not self.multi and isinstance(weights, torch.Tensor) and weights.ndim == 3
         self._single = weights if single else None  # one shared tensor, as given
         if self.method == "pauli":
-            probs = spec.measurement == "probs"
-            fuse = shots is None and two_layer(spec.n_layers, spec.wires, probs)
-            if fuse and pauli_compiled(stacked, self.path):  # built with the first step
-                self._layer = clifford_action(pairs, n, self.dtype) if pairs else (None, None)
-                self._fresh = True
+            layer = None if shots is not None else _fused_layer(spec, "pauli", self.dtype)
+            if layer is not None and pauli_compiled(stacked, self.path):  # built with step 1
+                self._layer, self._fresh = layer, True
             else:
-                self._readout = readout_matrix(
-                    stacked, spec.rotation, pairs, spec.wires, probs, self.path
-                )
+                self._readout = readout_matrix(stacked, spec.rotation, pairs, spec.wires,
+                                               spec.measurement == "probs", self.path)
         elif self.method == "unitary":
             self._unitary()
         else:
@@ -396,7 +393,8 @@ def fused_layer(spec: BlockSpec, weights, method: str, path: str):
 
 @lru_cache(maxsize=256)
 def _fused_layer(spec: BlockSpec, method: str, dtype: torch.dtype):
-    """:func:`fused_layer` for a valid tensor of ``dtype``, before the kernels' availability."""
+    """:func:`fused_layer` for a valid tensor of ``dtype``, before the kernels' availability
+    (also the fused-build test of a block set up in full, with ``method="pauli"``)."""
     if (method not in ("auto", "pauli") or choose_method(spec, method, False) != "pauli"
             or not two_layer(spec.n_layers, spec.wires, spec.measurement == "probs")):
         return None
