@@ -82,10 +82,11 @@ class PauliBlock(torch.autograd.Function):
         circuits = 1 if weights.ndim == 3 else weights.shape[0]
         jacobian, features = ctx.needs_input_grad[:2]
         shape = (x.shape[0], m) if weights.ndim == 3 else (x.shape[0], circuits, m)
+        rot = ROTATION_CODES[kind]
         out, feats, jac = pauli_kernel.run_block(
-            x, weights, circuits, m, ROTATION_CODES[kind], ENCODING_CODES[encoding], image,
-            sign, jacobian, features, shape)
-        ctx.args = (circuits, x.shape[1], m, ROTATION_CODES[kind], image, sign)
+            x, weights, circuits, m, rot, ENCODING_CODES[encoding], image, sign, jacobian,
+            features, shape)
+        ctx.args = (circuits, x.shape[1], m, rot, image, sign)
         ctx.save_for_backward(weights, feats, jac)
         return out
 
