@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from experiments.train import optimizer_step
 from kernels.optim import ADAM_BETAS, ADAM_EPS, RMSPROP_ALPHA, RMSPROP_EPS, FlatOptimizer
 
 TORCH = {
@@ -15,15 +16,6 @@ TORCH = {
                                                weight_decay=wd),
     "sgd": lambda p, lr, wd: torch.optim.SGD(p, lr=lr, weight_decay=wd),
 }
-
-
-def _step(optimizer, params, clip):
-    if isinstance(optimizer, FlatOptimizer):
-        optimizer.step(max_grad_norm=clip)
-        return
-    if clip > 0:
-        nn.utils.clip_grad_norm_(params, clip)
-    optimizer.step()
 
 
 class _Net(nn.Module):
@@ -48,7 +40,7 @@ def _train(net, optimizer, steps, clip, skip_every):
         loss = net(x, use_sometimes=(step + 1) % skip_every != 0).pow(2).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        _step(optimizer, list(net.parameters()), clip)
+        optimizer_step(optimizer, list(net.parameters()), clip)
 
 
 @pytest.mark.parametrize("kind", ["rmsprop", "adam", "sgd"])
